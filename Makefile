@@ -1,0 +1,120 @@
+# mambadna: GNU Makefile.
+#   make              library (build/libmambadna.a) and the CLI (./mambadna)
+#   make test         install missing dependencies, build, run every test
+#   make test-asan    unit tests under AddressSanitizer + UBSan (build-asan/)
+#   make test-gpu     CUDA op tests against the CPU reference (needs a GPU)
+#   make fuzz         libFuzzer targets (clang), see tests/fuzz/
+#   make install PREFIX=/usr/local
+# Options: CUDA=auto|0|1 (build the CUDA backend when nvcc is found),
+#          OPT='-O2 -march=native', BUILD=build, SANITIZE='-fsanitize=...'
+
+PREFIX   ?= /usr/local
+BUILD    ?= build
+CUDA     ?= auto
+NVCC     ?= nvcc
+OPT      ?= -O2 -march=native
+SANITIZE ?=
+PYTHON   ?= /usr/bin/python3
+
+BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
+CFLAGS_ALL  := -std=c11 -D_GNU_SOURCE -g $(OPT) -fopenmp -Wall -Wextra -Werror \
+               -Isrc $(BLAS_CFLAGS) $(SANITIZE) $(CFLAGS)
+LDLIBS_ALL  := -lhts -lBigWig -ljansson -lopenblas -lz -lm -lpthread
+LDFLAGS_ALL := -fopenmp $(SANITIZE) $(LDFLAGS)
+
+ifeq ($(CUDA),auto)
+  HAVE_NVCC := $(shell command -v $(NVCC) >/dev/null 2>&1 && echo 1)
+  ifeq ($(HAVE_NVCC),1)
+    CUDA := 1
+  else
+    CUDA := 0
+  endif
+endif
+
+LIB_SRC := $(sort $(wildcard src/*.c src/cpu/*.c))
+CLI_SRC := $(sort $(wildcard cli/*.c))
+CU_SRC  := $(sort $(wildcard cuda/*.cu))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+
+ifeq ($(CUDA),1)
+  CUDA_HOME   ?= $(patsubst %/bin/,%,$(dir $(shell command -v $(NVCC))))
+  NVCCFLAGS   ?= -O3 -std=c++17 -gencode arch=compute_80,code=sm_80 \
+                 -gencode arch=compute_90,code=sm_90 -Xcompiler -Wall,-Wextra,-Werror \
+                 --expt-relaxed-constexpr
+  CFLAGS_ALL  += -DMD_HAVE_CUDA
+  LIB_OBJ     += $(CU_SRC:%.cu=$(BUILD)/%.o)
+  LDLIBS_ALL  += -L$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
+endif
+
+TEST_SRC  := $(sort $(wildcard tests/test_*.c))
+TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+REPLAY_BIN:= $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all test test-asan test-gpu deps check-unit bench fuzz install clean
+all: mambadna
+
+$(BUILD)/%.o: %.c $(wildcard src/*.h src/cpu/*.h cli/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/%.o: %.cu $(wildcard src/*.h cuda/*.cuh)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -Isrc -c $< -o $@
+
+$(BUILD)/libmambadna.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/mambadna: $(CLI_OBJ) $(BUILD)/libmambadna.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libmambadna.a $(LDLIBS_ALL)
+
+mambadna: $(BUILD)/mambadna
+	cp $< $@
+
+$(BUILD)/tests/test_%: tests/test_%.c tests/testutil.h $(BUILD)/libmambadna.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libmambadna.a -lcmocka $(LDLIBS_ALL)
+
+$(BUILD)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/libmambadna.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< tests/fuzz/replay_main.c $(BUILD)/libmambadna.a $(LDLIBS_ALL)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libmambadna.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libmambadna.a $(LDLIBS_ALL)
+
+deps:
+	@scripts/install-deps.sh
+
+# Unit tests, fuzz-corpus replays and CLI tests of one build directory.
+check-unit: $(TEST_BIN) $(REPLAY_BIN) $(BUILD)/mambadna
+	@tests/run-tests.sh $(BUILD)
+
+test: deps
+	@$(MAKE) --no-print-directory all check-unit
+
+test-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -march=native' CUDA=0 \
+	  SANITIZE='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' check-unit
+
+test-gpu: all
+	@$(MAKE) --no-print-directory CUDA=1 $(BUILD)/tests/gpu_ops
+	@$(BUILD)/tests/gpu_ops
+
+bench: $(BENCH_BIN)
+
+fuzz:
+	@tests/fuzz/build-fuzzers.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	install -m 755 mambadna $(DESTDIR)$(PREFIX)/bin/mambadna
+	install -m 644 $(BUILD)/libmambadna.a $(DESTDIR)$(PREFIX)/lib/libmambadna.a
+	install -m 644 src/mambadna.h $(DESTDIR)$(PREFIX)/include/mambadna.h
+
+clean:
+	rm -rf build build-asan mambadna

@@ -1,0 +1,39 @@
+/* cli.h: what the command files of the mambadna program share. */
+#ifndef MD_CLI_H
+#define MD_CLI_H
+
+#include <stdint.h>
+
+#include "mambadna.h"
+
+/* Exit codes of every command. */
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
+
+/* One subcommand: main(argc, argv) with argv[0] the command name, and the
+ * usage printer (to stdout for --help, to stderr on a usage error). */
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*main)(int argc, char **argv);
+    void (*usage)(FILE *fp);
+} cli_command;
+
+/* Print "mambadna CMD: message" on stderr. */
+void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Report the library's last error for cmd and return EXIT_ERROR. */
+int cli_fail(const char *cmd);
+/* Install SIGINT/SIGTERM/SIGHUP handlers that remove temporary outputs. */
+void cli_install_signal_handlers(void);
+/* Parse a non-negative integer with an optional k/M/G suffix (1000-based). */
+int cli_parse_size(const char *s, int64_t *out);
+/* Close stdout and report a write error (for commands writing to stdout). */
+int cli_close_stdout(const char *cmd);
+
+#define CLI_COMMAND_DECL(fn) \
+    int fn##_main(int argc, char **argv); \
+    void fn##_usage(FILE *fp)
+
+CLI_COMMAND_DECL(tokenize);
+CLI_COMMAND_DECL(faidx);
+
+#endif

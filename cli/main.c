@@ -1,0 +1,68 @@
+/* main.c: `mambadna <command> [options]` dispatch. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_command commands[] = {
+    {"tokenize", "tokenize sequences (text, TSV or NPY)", tokenize_main, tokenize_usage},
+    {"faidx", "index a FASTA file for random access", faidx_main, faidx_usage},
+};
+static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "\nProgram: mambadna (long-context Mamba models for DNA)\n"
+            "Version: %s (htslib %s)\n\n"
+            "Usage:   mambadna <command> [options]\n\nCommands:\n",
+            MAMBADNA_VERSION, md_htslib_version());
+    for (int i = 0; i < n_commands; i++)
+        fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(fp, "\n  help CMD   options of one command\n"
+                "  --version  versions of mambadna and htslib\n\n");
+}
+
+static const cli_command *find_command(const char *name)
+{
+    for (int i = 0; i < n_commands; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
+        usage(stdout);
+        return cli_close_stdout("mambadna");
+    }
+    if (!strcmp(name, "--version")) {
+        printf("mambadna %s\nhtslib %s\n", MAMBADNA_VERSION, md_htslib_version());
+        return cli_close_stdout("mambadna");
+    }
+    if (!strcmp(name, "help")) {
+        if (argc < 3) {
+            usage(stdout);
+            return cli_close_stdout("mambadna");
+        }
+        const cli_command *cmd = find_command(argv[2]);
+        if (!cmd) {
+            cli_error("help", "unknown command '%s'", argv[2]);
+            return EXIT_USAGE;
+        }
+        cmd->usage(stdout);
+        return cli_close_stdout("mambadna");
+    }
+    const cli_command *cmd = find_command(name);
+    if (!cmd) {
+        cli_error("mambadna", "unknown command '%s' (see 'mambadna --help')", name);
+        return EXIT_USAGE;
+    }
+    cli_install_signal_handlers();
+    return cmd->main(argc - 1, argv + 1);
+}

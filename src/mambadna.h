@@ -1,0 +1,286 @@
+/* mambadna.h: the public API of libmambadna.
+ *
+ * mambadna reads sequences (FASTA/FASTQ/SAM/BAM/CRAM through htslib),
+ * tokenizes nucleotides and runs long-context Mamba models on them.
+ *
+ * Conventions
+ *  - Functions that can fail return an int: 0 (or a count >= 0) on success,
+ *    -1 at end of input where that applies, and a value < -1 on error. The
+ *    message of the last error on the calling thread is md_last_error().
+ *  - The library never exits and never writes to stdout; diagnostics go
+ *    through md_log() to stderr.
+ *  - Coordinates are 0-based half-open inside the library. Region strings
+ *    ("chr:beg-end") are 1-based inclusive, as in samtools.
+ *  - Tensor shapes use the letters B batch, L length, D model width,
+ *    E inner width, N state size, R dt rank, V vocabulary.
+ */
+#ifndef MAMBADNA_H
+#define MAMBADNA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MAMBADNA_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ */
+/* Errors and logging                                                  */
+/* ------------------------------------------------------------------ */
+
+enum md_status {
+    MD_OK = 0,
+    MD_EOF = -1,
+    MD_ERR = -2,        /**< generic error, see md_last_error() */
+    MD_ERR_IO = -3,     /**< a file could not be opened, read or written */
+    MD_ERR_FORMAT = -4, /**< malformed input */
+    MD_ERR_NOMEM = -5,  /**< out of memory */
+    MD_ERR_ARG = -6,    /**< invalid argument or option */
+};
+
+enum md_log_level { MD_LOG_ERROR = 0, MD_LOG_WARN, MD_LOG_INFO, MD_LOG_DEBUG };
+
+/** Set the verbosity of md_log (default MD_LOG_WARN). */
+void md_set_log_level(int level);
+int md_log_level(void);
+/** Log a message to stderr as "[mambadna LEVEL] ..." if level is enabled. */
+void md_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Message of the last error on this thread ("" if none). */
+const char *md_last_error(void);
+/** Record an error message and return code (for use by library code). */
+int md_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** htslib version string, for --version. */
+const char *md_htslib_version(void);
+
+/* ------------------------------------------------------------------ */
+/* Tokenizer                                                           */
+/* ------------------------------------------------------------------ */
+
+/** Token ids shared with Caduceus and HyenaDNA character tokenizers. */
+enum md_token {
+    MD_TOK_CLS = 0, MD_TOK_SEP = 1, MD_TOK_BOS = 2, MD_TOK_MASK = 3,
+    MD_TOK_PAD = 4, MD_TOK_RESERVED = 5, MD_TOK_UNK = 6,
+    MD_TOK_A = 7, MD_TOK_C = 8, MD_TOK_G = 9, MD_TOK_T = 10, MD_TOK_N = 11,
+    MD_VOCAB_SIZE = 16 /**< vocabulary padded to a multiple of 8 */
+};
+
+/** Identifier of this tokenizer, stored in model files. */
+#define MD_TOKENIZER_ID "char-caduceus-v1"
+
+/** Map len bases to token ids: ACGT in either case to their ids, every
+ *  other byte (IUPAC codes, N, '-') to MD_TOK_N. ids[len]. */
+void md_tokenize(const char *seq, int64_t len, uint8_t *ids);
+/** Soft-mask: mask[i] = 1 where seq[i] is lowercase, else 0. */
+void md_softmask(const char *seq, int64_t len, uint8_t *mask);
+/** Count of MD_TOK_N in ids[len]. */
+int64_t md_count_n(const uint8_t *ids, int64_t len);
+/** Reverse complement a sequence of bases in place (case kept, IUPAC
+ *  codes complemented, unknown bytes kept). */
+void md_revcomp_seq(char *seq, int64_t len);
+/** Reverse complement token ids in place: A<->T, C<->G, specials and N fixed. */
+void md_revcomp_tokens(uint8_t *ids, int64_t len);
+/** Complement of one token id. */
+int md_complement_token(int id);
+/** Printable name of a token id ("A", "[PAD]", ...). */
+const char *md_token_name(int id);
+
+/** What happens at the end of a sequence whose length is not covered by
+ *  whole strides. */
+enum md_last_window {
+    MD_LAST_SHIFT = 0, /**< add one full window ending at the sequence end
+                            (default: every base covered, all windows full) */
+    MD_LAST_PARTIAL,   /**< add one shorter window covering the rest */
+    MD_LAST_DROP,      /**< drop the rest */
+};
+
+/** Iterator over fixed-size windows [beg, end) of a sequence of length len.
+ *  A sequence shorter than the window gives one window of its own length
+ *  (except with MD_LAST_DROP, which gives none). */
+typedef struct md_window_iter {
+    int64_t len, window, stride; /**< window >= 1, stride >= 1 */
+    int last;                    /**< enum md_last_window */
+    int64_t next;                /**< start of the next window */
+    int done;
+} md_window_iter;
+
+int md_window_iter_init(md_window_iter *it, int64_t len, int64_t window,
+                        int64_t stride, int last);
+/** Next window: 0 and [*beg, *end) set, or MD_EOF. */
+int md_window_next(md_window_iter *it, int64_t *beg, int64_t *end);
+
+/* ------------------------------------------------------------------ */
+/* Sequence input                                                      */
+/* ------------------------------------------------------------------ */
+
+enum md_format {
+    MD_FMT_UNKNOWN = 0, MD_FMT_FASTA, MD_FMT_FASTQ, MD_FMT_SAM, MD_FMT_BAM,
+    MD_FMT_CRAM
+};
+
+/** One sequence record. Buffers are owned by the record and reused across
+ *  md_reader_next() calls; free with md_record_free(). */
+typedef struct md_record {
+    char *name;       /**< record or read name */
+    char *comment;    /**< rest of the header line, "" if none */
+    char *seq;        /**< bases as read (case kept), NUL-terminated, len bytes */
+    int64_t len;
+    uint16_t flag;    /**< SAM flag; 0 for FASTA/FASTQ */
+    int64_t beg;      /**< 0-based start on the contig for region fetches, else 0 */
+    size_t m_name, m_comment, m_seq; /**< capacities */
+} md_record;
+
+void md_record_free(md_record *rec);
+
+typedef struct md_reader_opt {
+    int restore_orientation; /**< SAM/BAM/CRAM: reverse-complement reads with
+                                  flag 0x10 back to read orientation */
+    int primary_only;        /**< SAM/BAM/CRAM: skip secondary and
+                                  supplementary records (flags 0x100, 0x800) */
+    const char *reference;   /**< CRAM reference FASTA, or NULL */
+    int threads;             /**< htslib decompression threads (0: none) */
+} md_reader_opt;
+
+void md_reader_opt_init(md_reader_opt *opt);
+
+typedef struct md_reader md_reader;
+
+/** Open a FASTA/FASTQ (plain, gzip, bgzip) or SAM/BAM/CRAM file; "-" is
+ *  stdin. The format is detected from the content. NULL on error. */
+md_reader *md_reader_open(const char *path, const md_reader_opt *opt);
+int md_reader_format(const md_reader *r);
+/** Read the next record: 0, MD_EOF, or < -1 on error. Empty records are
+ *  returned with len 0. Line ends (LF or CRLF) and blank lines are skipped. */
+int md_reader_next(md_reader *r, md_record *rec);
+void md_reader_close(md_reader *r);
+
+/** Random access to an indexed FASTA (.fai, and .gzi for bgzip). */
+typedef struct md_faidx md_faidx;
+
+/** Load the index of a FASTA; with build != 0 create a missing index
+ *  (as samtools faidx does). NULL with a message saying how to index when
+ *  the index is missing and build is 0, or the file cannot be indexed
+ *  (plain gzip must be recompressed with bgzip). */
+md_faidx *md_faidx_open(const char *fasta, int build);
+int md_faidx_n_contigs(const md_faidx *fx);
+const char *md_faidx_contig_name(const md_faidx *fx, int i);
+/** Length of a contig, or < 0 with an error naming it when absent. */
+int64_t md_faidx_contig_len(const md_faidx *fx, const char *name);
+/** Fetch [beg, end) of a contig into rec (name = contig, beg set). */
+int md_faidx_fetch(md_faidx *fx, const char *contig, int64_t beg, int64_t end,
+                   md_record *rec);
+void md_faidx_close(md_faidx *fx);
+/** Create the .fai (and .gzi) index of a FASTA. */
+int md_faidx_build(const char *fasta);
+
+/** A genomic interval, 0-based half-open. */
+typedef struct md_region {
+    char *contig;
+    int64_t beg, end; /**< end = INT64_MAX for "to the contig end" */
+    char *name;       /**< BED name column or NULL */
+    char strand;      /**< '+', '-' or '.' */
+} md_region;
+
+/** Parse "chr", "chr:beg", "chr:beg-end" (1-based inclusive, commas allowed,
+ *  as htslib). */
+int md_region_parse(const char *str, md_region *out);
+/** Parse one BED line (0-based half-open; name and strand columns honoured).
+ *  Returns 0, 1 for a line to skip (comment, track, browser, blank), or an
+ *  error. */
+int md_bed_parse_line(const char *line, md_region *out);
+/** Read all regions of a BED file ("-" for stdin). *regions is malloc'ed. */
+int md_bed_read(const char *path, md_region **regions, size_t *n);
+/** Check a region against an index and clamp an open end to the contig
+ *  length; an error names the missing contig or out-of-range coordinates. */
+int md_region_check(const md_faidx *fx, md_region *reg);
+void md_region_free(md_region *reg);
+/** Free each of regs[n] and the array itself (as from md_bed_read). */
+void md_regions_free(md_region *regs, size_t n);
+
+/** A source of sequences: every record of a file in order, or the given
+ *  regions of an indexed FASTA (regions on the '-' strand come back reverse
+ *  complemented). */
+typedef struct md_seqsource md_seqsource;
+
+/** regions may be NULL (n_regions 0) to stream every record; the regions
+ *  are checked against the index up front (clear error on a missing contig
+ *  or out-of-range coordinates). The regions array must outlive the source. */
+md_seqsource *md_seqsource_open(const char *path, md_region *regions,
+                                size_t n_regions, const md_reader_opt *opt);
+/** Next sequence into rec (rec->name the record or contig name, rec->beg
+ *  its start); *region is the region it came from, or NULL when streaming.
+ *  0, MD_EOF or < -1. */
+int md_seqsource_next(md_seqsource *src, md_record *rec, const md_region **region);
+/** Contig names and lengths when the input is an indexed FASTA (for bigWig
+ *  headers); 0 and *n = 0 when no index is available. */
+int md_seqsource_contigs(md_seqsource *src, char ***names, int64_t **lengths, int *n);
+void md_seqsource_close(md_seqsource *src);
+
+/* ------------------------------------------------------------------ */
+/* Output files                                                        */
+/* ------------------------------------------------------------------ */
+
+/** An output written under a temporary name in the same directory and
+ *  renamed to its final name by md_outfile_commit(). "-" writes to stdout
+ *  directly. md_outfile_abort() (and md_outfile_cleanup_all(), which is
+ *  async-signal-safe, for SIGINT/SIGTERM handlers) remove the temporary. */
+typedef struct md_outfile md_outfile;
+
+md_outfile *md_outfile_open(const char *path);
+FILE *md_outfile_fp(md_outfile *out);
+/** Temporary path being written ("-" for stdout). */
+const char *md_outfile_tmp_path(const md_outfile *out);
+/** Flush, close, rename: 0 or error (then the temporary is removed). */
+int md_outfile_commit(md_outfile *out);
+void md_outfile_abort(md_outfile *out);
+/** Remove every temporary file still open (async-signal-safe). */
+void md_outfile_cleanup_all(void);
+/** Reserve a temporary name for a writer that opens files itself (libBigWig,
+ *  htslib): returns a malloc'ed "DIR/.NAME.tmpXXXXXX"-style path registered
+ *  for cleanup; commit with md_tmpname_commit (rename) or md_tmpname_abort. */
+char *md_tmpname_reserve(const char *final_path);
+int md_tmpname_commit(char *tmp_path, const char *final_path);
+void md_tmpname_abort(char *tmp_path);
+
+/** bedGraph: consecutive equal values on adjacent intervals are merged. */
+typedef struct md_bedgraph md_bedgraph;
+md_bedgraph *md_bedgraph_open(const char *path, const char *track_line);
+int md_bedgraph_add(md_bedgraph *bg, const char *contig, int64_t beg,
+                    int64_t end, float value);
+int md_bedgraph_close(md_bedgraph *bg, int commit);
+
+/** bigWig through libBigWig; contigs must be added in the order given. */
+typedef struct md_bigwig md_bigwig;
+md_bigwig *md_bigwig_open(const char *path, char *const *contigs,
+                          const int64_t *lengths, int n_contigs);
+int md_bigwig_add(md_bigwig *bw, const char *contig, int64_t beg, int64_t end,
+                  float value);
+int md_bigwig_close(md_bigwig *bw, int commit);
+
+/** NPY (format 1.0, C order, little endian) written as a stream of rows of
+ *  a fixed row shape; the row count is filled in at the end. */
+enum md_dtype { MD_F32 = 0, MD_F16 = 1, MD_BF16 = 2, MD_F64 = 3, MD_I32 = 4,
+                MD_I64 = 5, MD_U8 = 6 };
+typedef struct md_npy md_npy;
+/** row_shape[row_ndim] is the shape of one row (row_ndim 0: scalars). */
+md_npy *md_npy_open(const char *path, int dtype, const int64_t *row_shape,
+                    int row_ndim);
+/** Append n rows given as float32 (converted to the file's dtype). */
+int md_npy_append_f32(md_npy *npy, const float *rows, int64_t n);
+/** Append n rows given as raw bytes of the file's dtype. */
+int md_npy_append_raw(md_npy *npy, const void *rows, int64_t n);
+int md_npy_close(md_npy *npy, int commit);
+
+/** Half-precision conversions (round to nearest even). */
+uint16_t md_f32_to_f16(float x);
+float md_f16_to_f32(uint16_t h);
+uint16_t md_f32_to_bf16(float x);
+float md_bf16_to_f32(uint16_t h);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MAMBADNA_H */
