@@ -280,6 +280,102 @@ float md_f16_to_f32(uint16_t h);
 uint16_t md_f32_to_bf16(float x);
 float md_bf16_to_f32(uint16_t h);
 
+/* ------------------------------------------------------------------ */
+/* Models                                                              */
+/* ------------------------------------------------------------------ */
+
+enum md_arch {
+    MD_ARCH_MAMBA = 0,       /**< causal Mamba LM (mamba_ssm MambaLMHeadModel) */
+    MD_ARCH_CADUCEUS_PH = 1, /**< bidirectional BiMamba; RC by post-hoc averaging */
+    MD_ARCH_CADUCEUS_PS = 2, /**< bidirectional BiMamba, RC-equivariant by
+                                  parameter sharing; hidden width 2*d_model */
+};
+enum md_combine { MD_COMBINE_ADD = 0, MD_COMBINE_MUL = 1 };
+enum md_pool { MD_POOL_MEAN = 0, MD_POOL_MAX, MD_POOL_FIRST, MD_POOL_LAST };
+
+/** Architecture and sizes of a model. */
+typedef struct md_config {
+    int arch;             /**< enum md_arch */
+    int d_model;          /**< D */
+    int n_layer;
+    int vocab_size;       /**< V, 16 for the character tokenizer */
+    int d_state;          /**< N [16] */
+    int d_conv;           /**< K [4] */
+    int expand;           /**< E = expand * D [2] */
+    int dt_rank;          /**< R [ceil(D / 16)] */
+    int combine;          /**< enum md_combine, bidirectional models [add] */
+    int rms_norm;         /**< 1 RMSNorm, 0 LayerNorm [1] */
+    int residual_in_fp32; /**< kept for the record; the CPU path is fp32 */
+    int fused_add_norm;   /**< PS models: Caduceus's fused add+norm convention,
+                               under which the two channel halves swap at
+                               every block [1] */
+    float norm_eps;       /**< [1e-5] */
+    int n_classes;        /**< classification head outputs, 0 for none */
+    int pool;             /**< enum md_pool for the classification head [mean] */
+    int64_t window;       /**< default scoring window (0: none recorded) */
+    int64_t stride;       /**< default scoring stride */
+} md_config;
+
+/** Defaults for an architecture and width (d_state 16, d_conv 4, expand 2,
+ *  dt_rank ceil(d_model/16), RMSNorm, eps 1e-5, vocabulary 16). */
+void md_config_init(md_config *cfg, int arch, int d_model, int n_layer);
+/** Check sizes and fields: 0 or an error naming the field. */
+int md_config_check(const md_config *cfg);
+const char *md_arch_name(int arch);
+/** "mamba", "caduceus-ph", "caduceus-ps" -> enum md_arch, or -1. */
+int md_arch_parse(const char *name);
+/** Width of the hidden states a model outputs: D, or 2D for PS models. */
+int md_config_hidden_width(const md_config *cfg);
+
+typedef struct md_model md_model;
+
+/** A new model initialised as mamba_ssm does (S4D-real A_log, log-uniform dt
+ *  in [1e-3, 1e-1] through the inverse-softplus bias, D = 1, rescaled
+ *  out_proj), reproducibly from seed. NULL on error. */
+md_model *md_model_init(const md_config *cfg, uint64_t seed);
+/** Load a native model file (safetensors with mambadna metadata) or a
+ *  Hugging Face style directory (config.json + model.safetensors) of a
+ *  Caduceus or mamba_ssm checkpoint. NULL with a message on error. */
+md_model *md_model_load(const char *path);
+/** Write the native format: dtype MD_F32, MD_BF16 or MD_F16. */
+int md_model_save(const md_model *m, const char *path, int dtype);
+void md_model_free(md_model *m);
+const md_config *md_model_config(const md_model *m);
+int64_t md_model_n_params(const md_model *m);
+/** Metadata (string key -> string value) carried by the model file. */
+const char *md_model_meta(const md_model *m, const char *key);
+int md_model_set_meta(md_model *m, const char *key, const char *value);
+int md_model_n_meta(const md_model *m);
+const char *md_model_meta_key(const md_model *m, int i);
+/** Parameter tensors, in file order: name, shape, element count. */
+int md_model_n_tensors(const md_model *m);
+const char *md_model_tensor_name(const md_model *m, int i, int *ndim, int64_t shape[4]);
+
+/** Options of a forward pass. */
+typedef struct md_forward_opt {
+    int threads;     /**< OpenMP / OpenBLAS threads, 0 for the default */
+    int64_t chunk;   /**< process sequences in chunks of this many positions
+                          (bounded memory); 0: whole sequences */
+    int rc_avg;      /**< PH and causal models: average with the output on the
+                          reverse complement, flipped back (post-hoc conjoining) */
+} md_forward_opt;
+
+void md_forward_opt_init(md_forward_opt *opt);
+
+/** Hidden states after the final norm. tokens[B*L] (row-major B x L);
+ *  out[B*L*H] with H = md_config_hidden_width(). For PS models the second
+ *  half of each row holds the reverse-complement stream in the reference
+ *  layout (flipped over length and channels). */
+int md_model_embed(md_model *m, const uint8_t *tokens, int B, int64_t L,
+                   const md_forward_opt *opt, float *out);
+/** Language-model logits out[B*L*V] (head tied to the embedding). */
+int md_model_logits(md_model *m, const uint8_t *tokens, int B, int64_t L,
+                    const md_forward_opt *opt, float *out);
+/** Classification: class probabilities out[B*C] (softmax), pooling over the
+ *  positions whose token is not [PAD]. Needs n_classes > 0. */
+int md_model_classify(md_model *m, const uint8_t *tokens, int B, int64_t L,
+                      const md_forward_opt *opt, float *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,133 @@
+/* ops.c: CPU kernels of the forward pass. Channels are contiguous (time-major
+ * layouts) so the inner loops vectorise across channels. */
+#include <math.h>
+#include <string.h>
+#include <cblas.h>
+
+#include "cpu/ops.h"
+
+void md_cpu_gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                    const float *W, float *C, int64_t ldc, float beta)
+{
+    if (M == 0 || N == 0) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)M, (blasint)N,
+                (blasint)K, 1.0f, A, (blasint)lda, W, (blasint)K, beta, C, (blasint)ldc);
+}
+
+void md_cpu_rmsnorm(const float *x, const float *w, int64_t T, int D, float eps, float *out)
+{
+    #pragma omp parallel for schedule(static) if (T * D > 65536)
+    for (int64_t t = 0; t < T; t++) {
+        const float *xt = x + t * D;
+        float *ot = out + t * D;
+        double ss = 0;
+        for (int d = 0; d < D; d++) ss += (double)xt[d] * xt[d];
+        float inv = (float)(1.0 / sqrt(ss / D + eps));
+        for (int d = 0; d < D; d++) ot[d] = xt[d] * inv * w[d];
+    }
+}
+
+void md_cpu_layernorm(const float *x, const float *w, const float *b, int64_t T,
+                      int D, float eps, float *out)
+{
+    #pragma omp parallel for schedule(static) if (T * D > 65536)
+    for (int64_t t = 0; t < T; t++) {
+        const float *xt = x + t * D;
+        float *ot = out + t * D;
+        double mean = 0, var = 0;
+        for (int d = 0; d < D; d++) mean += xt[d];
+        mean /= D;
+        for (int d = 0; d < D; d++) var += (xt[d] - mean) * (xt[d] - mean);
+        float inv = (float)(1.0 / sqrt(var / D + eps));
+        for (int d = 0; d < D; d++)
+            ot[d] = (float)(xt[d] - mean) * inv * w[d] + (b ? b[d] : 0.0f);
+    }
+}
+
+/* Channel block processed together: 16 floats, two AVX2 or one AVX-512
+ * vector. */
+enum { EB = 16 };
+
+void md_cpu_conv1d_silu(const float *x, int64_t ldx, const float *w, const float *b,
+                        int64_t S, int E, int K, int e0, int e1, int dir,
+                        float *state, float *out)
+{
+    for (int c0 = e0; c0 < e1; c0 += EB) {
+        int nc = e1 - c0 < EB ? e1 - c0 : EB;
+        float win[8][EB];  /* last K inputs, oldest first (K <= 8) */
+        float wk[8][EB], bias[EB];
+        for (int j = 0; j < nc; j++) {
+            for (int k = 0; k < K; k++) wk[k][j] = w[(int64_t)(c0 + j) * K + k];
+            for (int k = 0; k < K - 1; k++) win[k][j] = state[(int64_t)k * E + c0 + j];
+            bias[j] = b[c0 + j];
+        }
+        for (int64_t s = 0; s < S; s++) {
+            int64_t t = dir > 0 ? s : S - 1 - s;
+            const float *xt = x + t * ldx + c0;
+            float *ot = out + t * E + c0;
+            for (int j = 0; j < nc; j++) win[K - 1][j] = xt[j];
+            for (int j = 0; j < nc; j++) {
+                float acc = bias[j];
+                for (int k = 0; k < K; k++) acc += wk[k][j] * win[k][j];
+                ot[j] = acc / (1.0f + expf(-acc));
+            }
+            for (int k = 0; k < K - 1; k++)
+                for (int j = 0; j < nc; j++) win[k][j] = win[k + 1][j];
+        }
+        for (int k = 0; k < K - 1; k++)
+            for (int j = 0; j < nc; j++) state[(int64_t)k * E + c0 + j] = win[k][j];
+    }
+}
+
+void md_cpu_selective_scan(const float *u, const float *dt, const float *dt_bias,
+                           const float *A, const float *Bm, const float *Cm,
+                           int64_t ldbc, const float *Dv, const float *z,
+                           int64_t ldz, int64_t S, int E, int N, int e0, int e1,
+                           int dir, float *state, float *y)
+{
+    for (int c0 = e0; c0 < e1; c0 += EB) {
+        int nc = e1 - c0 < EB ? e1 - c0 : EB;
+        md_v16f h[64], a[64]; /* (N, EB), N <= 64 */
+        md_v16f bias = {0}, dskip = {0};
+        for (int n = 0; n < N; n++) {
+            h[n] = (md_v16f){0};
+            a[n] = (md_v16f){0};
+        }
+        for (int j = 0; j < nc; j++) {
+            for (int n = 0; n < N; n++) {
+                h[n][j] = state[(int64_t)n * E + c0 + j];
+                a[n][j] = A[(int64_t)(c0 + j) * N + n];
+            }
+            bias[j] = dt_bias[c0 + j];
+            dskip[j] = Dv[c0 + j];
+        }
+        for (int64_t s = 0; s < S; s++) {
+            int64_t t = dir > 0 ? s : S - 1 - s;
+            const float *ut = u + t * E + c0, *dtt = dt + t * E + c0;
+            const float *Bt = Bm + t * ldbc, *Ct = Cm + t * ldbc;
+            md_v16f uv = {0}, delta = {0};
+            if (nc == EB) {
+                memcpy(&uv, ut, sizeof uv);
+                memcpy(&delta, dtt, sizeof delta);
+            } else {
+                memcpy(&uv, ut, (size_t)nc * sizeof(float));
+                memcpy(&delta, dtt, (size_t)nc * sizeof(float));
+            }
+            for (int j = 0; j < EB; j++) delta[j] = md_softplusf(delta[j] + bias[j]);
+            md_v16f du = delta * uv, acc = dskip * uv;
+            for (int n = 0; n < N; n++) {
+                h[n] = md_fast_expv(delta * a[n]) * h[n] + du * Bt[n];
+                acc += h[n] * Ct[n];
+            }
+            float *yt = y + t * E + c0;
+            if (z) {
+                const float *zt = z + t * ldz + c0;
+                for (int j = 0; j < nc; j++) yt[j] = acc[j] * md_siluf(zt[j]);
+            } else {
+                for (int j = 0; j < nc; j++) yt[j] = acc[j];
+            }
+        }
+        for (int j = 0; j < nc; j++)
+            for (int n = 0; n < N; n++) state[(int64_t)n * E + c0 + j] = h[n][j];
+    }
+}
