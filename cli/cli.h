@@ -29,11 +29,18 @@ int cli_parse_size(const char *s, int64_t *out);
 /* Close stdout and report a write error (for commands writing to stdout). */
 int cli_close_stdout(const char *cmd);
 
+/* "f32", "bf16", "f16" -> enum md_dtype, or -1. */
+int cli_parse_dtype(const char *s);
+
 #define CLI_COMMAND_DECL(fn) \
     int fn##_main(int argc, char **argv); \
     void fn##_usage(FILE *fp)
 
 CLI_COMMAND_DECL(tokenize);
 CLI_COMMAND_DECL(faidx);
+CLI_COMMAND_DECL(info);
+CLI_COMMAND_DECL(init);
+CLI_COMMAND_DECL(convert);
+CLI_COMMAND_DECL(embed);
 
 #endif

@@ -5,8 +5,12 @@
 #include "cli.h"
 
 static const cli_command commands[] = {
-    {"tokenize", "tokenize sequences (text, TSV or NPY)", tokenize_main, tokenize_usage},
+    {"embed", "hidden states of sequences, per position or pooled (NPY)", embed_main, embed_usage},
+    {"tokenize", "tokenize sequences (TSV or NPY)", tokenize_main, tokenize_usage},
     {"faidx", "index a FASTA file for random access", faidx_main, faidx_usage},
+    {"init", "create a randomly initialised model", init_main, init_usage},
+    {"convert", "write a checkpoint as a native model file", convert_main, convert_usage},
+    {"info", "describe a model file", info_main, info_usage},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

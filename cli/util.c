@@ -72,3 +72,11 @@ int cli_close_stdout(const char *cmd)
     }
     return EXIT_OK;
 }
+
+int cli_parse_dtype(const char *s)
+{
+    if (!strcmp(s, "f32")) return MD_F32;
+    if (!strcmp(s, "bf16")) return MD_BF16;
+    if (!strcmp(s, "f16")) return MD_F16;
+    return -1;
+}

@@ -376,6 +376,37 @@ int md_model_logits(md_model *m, const uint8_t *tokens, int B, int64_t L,
 int md_model_classify(md_model *m, const uint8_t *tokens, int B, int64_t L,
                       const md_forward_opt *opt, float *out);
 
+/* ------------------------------------------------------------------ */
+/* Embedding sequences                                                 */
+/* ------------------------------------------------------------------ */
+
+enum md_embed_pool { MD_EMBED_POOL_NONE = 0, MD_EMBED_POOL_MEAN, MD_EMBED_POOL_BIN };
+
+typedef struct md_embed_opt {
+    md_forward_opt fwd; /**< threads, chunk, rc_avg */
+    int pool;           /**< enum md_embed_pool [none] */
+    int64_t bin;        /**< bases per row with MD_EMBED_POOL_BIN */
+    int64_t window;     /**< cut sequences into windows (0: whole sequences) */
+    int64_t stride;     /**< window stride [window] */
+    int batch;          /**< windows of equal length run together [8] */
+    int dtype;          /**< NPY dtype: MD_F32 or MD_F16 */
+} md_embed_opt;
+
+void md_embed_opt_init(md_embed_opt *opt);
+int md_embed_opt_check(const md_embed_opt *opt);
+
+/** Totals of an embedding run. */
+typedef struct md_embed_stats {
+    int64_t sequences, windows, bases, rows;
+} md_embed_stats;
+
+/** Embed every sequence of src: rows of hidden states (after the final norm)
+ *  to an NPY file (rows x H) and one sidecar TSV line per block of rows
+ *  (first_row, n_rows, name, start, end, strand). Both files are written
+ *  atomically. */
+int md_embed_run(md_model *m, md_seqsource *src, const md_embed_opt *opt,
+                 const char *npy_path, const char *tsv_path, md_embed_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

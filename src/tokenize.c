@@ -124,7 +124,8 @@ int md_window_next(md_window_iter *it, int64_t *beg, int64_t *end)
     /* the rest [b, len) is shorter than a window, or empty when the
      * stride is longer than the window */
     it->done = 1;
-    if (b >= it->len) return MD_EOF;
+    if (b >= it->len && (it->last != MD_LAST_SHIFT || b - it->stride + it->window >= it->len))
+        return MD_EOF;
     switch (it->last) {
     case MD_LAST_SHIFT:
         *beg = it->len - it->window;

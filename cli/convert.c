@@ -1,0 +1,46 @@
+/* convert.c: `mambadna convert`, checkpoints to the native model file. */
+#include <getopt.h>
+#include <stdlib.h>
+
+#include "cli.h"
+
+void convert_usage(FILE *fp)
+{
+    fprintf(fp, "Usage: mambadna convert [options] IN -o OUT.safetensors\n\n"
+                "Write a model (a Hugging Face directory of a Caduceus or mamba_ssm\n"
+                "checkpoint, or a native file) as a native mambadna model file.\n\n"
+                "Options:\n"
+                "      --dtype STR     f32|bf16|f16 [f32]\n"
+                "  -o, --output FILE   output model file (required)\n");
+}
+
+int convert_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"dtype", required_argument, 0, 1},
+                                              {"output", required_argument, 0, 'o'},
+                                              {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *cmd = "convert", *out = NULL;
+    int c, dtype = MD_F32;
+    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) >= 0) {
+        switch (c) {
+        case 1:
+            if ((dtype = cli_parse_dtype(optarg)) < 0) {
+                cli_error(cmd, "invalid --dtype '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'o': out = optarg; break;
+        case 'h': convert_usage(stdout); return cli_close_stdout(cmd);
+        default: convert_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc || !out) {
+        convert_usage(stderr);
+        return EXIT_USAGE;
+    }
+    md_model *m = md_model_load(argv[optind]);
+    if (!m) return cli_fail(cmd);
+    int ret = md_model_save(m, out, dtype);
+    md_model_free(m);
+    return ret < 0 ? cli_fail(cmd) : EXIT_OK;
+}

@@ -1,0 +1,145 @@
+/* embed.c: `mambadna embed`, hidden states of sequences as NPY rows. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "regions_opt.h"
+
+void embed_usage(FILE *fp)
+{
+    md_embed_opt o;
+    md_embed_opt_init(&o);
+    fprintf(fp,
+            "Usage: mambadna embed -m MODEL [options] -o OUT.npy IN\n\n"
+            "Hidden states after the final norm for every record of IN (FASTA/FASTQ/\n"
+            "SAM/BAM/CRAM) or for regions of an indexed FASTA. No special tokens are\n"
+            "added. Writes OUT.npy (rows x hidden width) and OUT.npy.tsv, one line per\n"
+            "block of rows: first_row, n_rows, name, start, end, strand (0-based,\n"
+            "half-open, forward-strand coordinates).\n\n"
+            "Options:\n"
+            "  -m, --model FILE     model file or checkpoint directory (required)\n"
+            "  -r, --region STR     region chr:beg-end (1-based, inclusive); repeatable\n"
+            "  -R, --regions FILE   BED file of regions ('-' strand: reverse complement)\n"
+            "  -w, --window INT     cut sequences into windows of INT bases [whole]\n"
+            "  -s, --stride INT     distance between window starts [window]\n"
+            "      --pool STR       none|mean|bin:N: a row per base, per window, or per\n"
+            "                       N bases [none]\n"
+            "      --rc STR         none|avg: average with the reverse-complement pass\n"
+            "                       (RC-equivariant PS models always give both strands) [none]\n"
+            "      --dtype STR      f32|f16 [f32]\n"
+            "      --batch INT      windows run together [%d]\n"
+            "      --chunk INT      positions processed at a time, bounding memory [%lld]\n"
+            "  -t, --threads INT    threads [all cores]\n"
+            "  -o, --output FILE    output NPY file (required)\n",
+            o.batch, (long long)o.fwd.chunk);
+}
+
+int embed_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, 'm'},  {"region", required_argument, 0, 'r'},
+        {"regions", required_argument, 0, 'R'}, {"window", required_argument, 0, 'w'},
+        {"stride", required_argument, 0, 's'}, {"pool", required_argument, 0, 1},
+        {"rc", required_argument, 0, 2},       {"dtype", required_argument, 0, 3},
+        {"batch", required_argument, 0, 4},    {"chunk", required_argument, 0, 5},
+        {"threads", required_argument, 0, 't'}, {"output", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    const char *cmd = "embed", *model_path = NULL, *out = NULL;
+    md_embed_opt o;
+    md_embed_opt_init(&o);
+    cli_regions regions = {0};
+    int c;
+    int64_t v;
+    while ((c = getopt_long(argc, argv, "m:r:R:w:s:t:o:h", longopts, NULL)) >= 0) {
+        switch (c) {
+        case 'm': model_path = optarg; break;
+        case 'r':
+            if (cli_regions_add_string(&regions, optarg) < 0) goto usage_error_lib;
+            break;
+        case 'R':
+            if (cli_regions_add_bed(&regions, optarg) < 0) goto error_lib;
+            break;
+        case 'w':
+            if (cli_parse_size(optarg, &o.window) < 0 || o.window < 1) goto bad_value;
+            break;
+        case 's':
+            if (cli_parse_size(optarg, &o.stride) < 0 || o.stride < 1) goto bad_value;
+            break;
+        case 1:
+            if (!strcmp(optarg, "none")) o.pool = MD_EMBED_POOL_NONE;
+            else if (!strcmp(optarg, "mean")) o.pool = MD_EMBED_POOL_MEAN;
+            else if (!strncmp(optarg, "bin:", 4) && cli_parse_size(optarg + 4, &o.bin) == 0 && o.bin > 0)
+                o.pool = MD_EMBED_POOL_BIN;
+            else goto bad_value;
+            break;
+        case 2:
+            if (!strcmp(optarg, "none")) o.fwd.rc_avg = 0;
+            else if (!strcmp(optarg, "avg")) o.fwd.rc_avg = 1;
+            else goto bad_value;
+            break;
+        case 3:
+            if (!strcmp(optarg, "f32")) o.dtype = MD_F32;
+            else if (!strcmp(optarg, "f16")) o.dtype = MD_F16;
+            else goto bad_value;
+            break;
+        case 4:
+            if (cli_parse_size(optarg, &v) < 0 || v < 1 || v > 256) goto bad_value;
+            o.batch = (int)v;
+            break;
+        case 5:
+            if (cli_parse_size(optarg, &o.fwd.chunk) < 0) goto bad_value;
+            break;
+        case 't':
+            if (cli_parse_size(optarg, &v) < 0 || v < 1 || v > 4096) goto bad_value;
+            o.fwd.threads = (int)v;
+            break;
+        case 'o': out = optarg; break;
+        case 'h':
+            embed_usage(stdout);
+            cli_regions_free(&regions);
+            return cli_close_stdout(cmd);
+        default: goto usage_error;
+        }
+    }
+    if (optind + 1 != argc || !model_path || !out) {
+        if (!model_path) cli_error(cmd, "give a model with -m");
+        if (!out) cli_error(cmd, "give the output NPY file with -o");
+        goto usage_error;
+    }
+    if (md_embed_opt_check(&o) < 0) goto usage_error_lib;
+
+    md_model *m = md_model_load(model_path);
+    if (!m) goto error_lib;
+    md_reader_opt ropt;
+    md_reader_opt_init(&ropt);
+    ropt.restore_orientation = 1;
+    ropt.primary_only = 1;
+    md_seqsource *src = md_seqsource_open(argv[optind], regions.items, regions.n, &ropt);
+    int status = EXIT_OK;
+    char tsv[4096];
+    snprintf(tsv, sizeof tsv, "%s.tsv", out);
+    md_embed_stats st;
+    if (!src || md_embed_run(m, src, &o, out, tsv, &st) < 0) status = cli_fail(cmd);
+    else
+        fprintf(stderr, "mambadna embed: %lld sequences, %lld windows, %lld bases, %lld rows -> %s\n",
+                (long long)st.sequences, (long long)st.windows, (long long)st.bases,
+                (long long)st.rows, out);
+    md_seqsource_close(src);
+    md_model_free(m);
+    cli_regions_free(&regions);
+    return status;
+
+bad_value:
+    cli_error(cmd, "invalid value '%s'", optarg);
+    goto usage_error;
+usage_error_lib:
+    cli_fail(cmd);
+usage_error:
+    embed_usage(stderr);
+    cli_regions_free(&regions);
+    return EXIT_USAGE;
+error_lib:
+    cli_regions_free(&regions);
+    return cli_fail(cmd);
+}
