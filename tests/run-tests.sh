@@ -16,6 +16,9 @@ fi
 export MD_TEST_DATA="$root/tests/data"
 export MAMBADNA="$root/$build/mambadna"
 export PYTHON="${PYTHON:-/usr/bin/python3}"
+TMPDIR=$(mktemp -d)
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 
 passed=0 failed=0 skipped=0
 failures=""
