@@ -57,7 +57,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 .PHONY: all test test-asan test-gpu deps check-unit bench fuzz install clean
 all: mambadna
 
-$(BUILD)/%.o: %.c $(wildcard src/*.h src/cpu/*.h cli/*.h)
+$(BUILD)/%.o: %.c $(wildcard src/*.h src/*.inc src/cpu/*.h src/cpu/*.inc cli/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 

@@ -377,6 +377,33 @@ int md_model_classify(md_model *m, const uint8_t *tokens, int B, int64_t L,
                       const md_forward_opt *opt, float *out);
 
 /* ------------------------------------------------------------------ */
+/* Losses and gradients                                                */
+/* ------------------------------------------------------------------ */
+
+enum md_objective {
+    MD_OBJ_NEXT_TOKEN = 0, /**< causal LM: targets are the next tokens */
+    MD_OBJ_MLM,            /**< masked LM: targets at masked positions */
+    MD_OBJ_CLASSIFY,       /**< sequence classification (pooled head) */
+};
+
+/** One training batch of B rows of L tokens. */
+typedef struct md_batch {
+    int B;
+    int64_t L;
+    const uint8_t *tokens;      /**< (B, L) model inputs */
+    const uint8_t *targets;     /**< (B, L) LM targets; [PAD] is not scored */
+    const int32_t *labels;      /**< (B) classes, MD_OBJ_CLASSIFY */
+    const float *class_weights; /**< (n_classes) loss weights, or NULL */
+} md_batch;
+
+/** Mean loss of a batch; with grads != NULL also add its gradient with
+ *  respect to every parameter into grads[md_model_n_params()] (the layout of
+ *  the model's parameter buffer). Activations are recomputed layer by layer
+ *  in the backward, so memory grows with n_layer x B x L x d_model. */
+int md_model_loss_grad(md_model *m, int objective, const md_batch *batch, int threads,
+                       float *grads, double *loss);
+
+/* ------------------------------------------------------------------ */
 /* Embedding sequences                                                 */
 /* ------------------------------------------------------------------ */
 

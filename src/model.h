@@ -65,6 +65,11 @@ const md_param_entry *md_model_find_param(const md_model *m, const char *name);
 int md_model_forward_rows(md_model *m, const uint8_t *tokens, int B, int64_t L,
                           const md_forward_opt *opt, float *out);
 
+/* The loss and gradient in float64 on a float64 copy of the parameters
+ * (same layout as m->params), for finite-difference checks. */
+int md_model_loss_grad_f64(const md_model *m, const double *params, int objective,
+                           const md_batch *batch, double *grads, double *loss);
+
 /* Serialise / parse the config as the JSON stored in model metadata. */
 char *md_config_to_json(const md_config *cfg);
 int md_config_from_json(const char *json, md_config *cfg);
