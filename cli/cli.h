@@ -42,5 +42,12 @@ CLI_COMMAND_DECL(info);
 CLI_COMMAND_DECL(init);
 CLI_COMMAND_DECL(convert);
 CLI_COMMAND_DECL(embed);
+CLI_COMMAND_DECL(score);
+
+/* The bundled default models, relative to the installed data directory. */
+#ifndef MD_DATA_DIR
+#define MD_DATA_DIR "data"
+#endif
+#define MD_DEFAULT_PROMOTER_MODEL MD_DATA_DIR "/models/promoter-human.safetensors"
 
 #endif

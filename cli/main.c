@@ -5,6 +5,7 @@
 #include "cli.h"
 
 static const cli_command commands[] = {
+    {"score", "promoter scores along genomes: tracks, calls, regions, reads", score_main, score_usage},
     {"embed", "hidden states of sequences, per position or pooled (NPY)", embed_main, embed_usage},
     {"tokenize", "tokenize sequences (TSV or NPY)", tokenize_main, tokenize_usage},
     {"faidx", "index a FASTA file for random access", faidx_main, faidx_usage},

@@ -217,6 +217,8 @@ int md_seqsource_next(md_seqsource *src, md_record *rec, const md_region **regio
 /** Contig names and lengths when the input is an indexed FASTA (for bigWig
  *  headers); 0 and *n = 0 when no index is available. */
 int md_seqsource_contigs(md_seqsource *src, char ***names, int64_t **lengths, int *n);
+/** Format of the input (MD_FMT_FASTA for region fetches). */
+int md_seqsource_format(const md_seqsource *src);
 void md_seqsource_close(md_seqsource *src);
 
 /* ------------------------------------------------------------------ */
@@ -404,6 +406,43 @@ int md_model_loss_grad(md_model *m, int objective, const md_batch *batch, int th
                        float *grads, double *loss);
 
 /* ------------------------------------------------------------------ */
+/* Labelled data and metrics                                           */
+/* ------------------------------------------------------------------ */
+
+/** Labelled sequences for fine-tuning and evaluation. */
+typedef struct md_labelled {
+    int64_t n;        /**< number of sequences */
+    char **names;     /**< [n] record names (or "row<i>" for CSV/TSV) */
+    char **seqs;      /**< [n] bases, NUL-terminated */
+    int64_t *lens;    /**< [n] */
+    int32_t *labels;  /**< [n] class ids 0..n_classes-1 */
+    int n_classes;
+} md_labelled;
+
+/** Read labelled sequences from one file: CSV or TSV "sequence,label" (the
+ *  GUE layout; header optional, detected) or FASTA with "label=K" in the
+ *  header line. */
+int md_labelled_read(const char *path, md_labelled *out);
+/** One FASTA per class: positives get label 1, negatives label 0. */
+int md_labelled_read_classes(const char *pos_fasta, const char *neg_fasta, md_labelled *out);
+/** BED with a label column (the 5th column, score, holds the class id) and
+ *  the indexed genome FASTA the intervals refer to; '-' strand intervals are
+ *  reverse complemented. */
+int md_labelled_read_bed(const char *bed, const char *genome, md_labelled *out);
+void md_labelled_free(md_labelled *d);
+
+/** Binary classification metrics at a probability threshold. */
+typedef struct md_metrics {
+    int64_t n, tp, fp, tn, fn;
+    double accuracy, precision, recall, f1, mcc, auroc, auprc;
+} md_metrics;
+
+/** Metrics of scores p_pos[n] (probability of class 1) against labels[n]
+ *  (0 or 1); AUROC with ties counted half, AUPRC as average precision. */
+int md_metrics_binary(const float *p_pos, const int32_t *labels, int64_t n, double threshold,
+                      md_metrics *out);
+
+/* ------------------------------------------------------------------ */
 /* Embedding sequences                                                 */
 /* ------------------------------------------------------------------ */
 
@@ -433,6 +472,68 @@ typedef struct md_embed_stats {
  *  atomically. */
 int md_embed_run(md_model *m, md_seqsource *src, const md_embed_opt *opt,
                  const char *npy_path, const char *tsv_path, md_embed_stats *stats);
+
+/* ------------------------------------------------------------------ */
+/* Scoring genomes                                                     */
+/* ------------------------------------------------------------------ */
+
+enum md_strand_mode { MD_STRANDS_BOTH = 0, MD_STRAND_PLUS, MD_STRAND_MINUS };
+enum md_rc_combine { MD_RC_AVG = 0, MD_RC_MAX, MD_RC_NONE };
+
+typedef struct md_score_opt {
+    md_forward_opt fwd;  /**< threads */
+    int64_t window;      /**< window length (0: the model's recorded window) */
+    int64_t stride;      /**< window stride (0: the model's, else window / 4) */
+    int strands;         /**< enum md_strand_mode [both] */
+    int rc;              /**< enum md_rc_combine: strand scores -> one score [avg] */
+    int batch;           /**< windows per forward pass [64] */
+    double max_n;        /**< skip windows with a larger N fraction [0.5] */
+    int positive_class;  /**< class whose probability is the score [1] */
+} md_score_opt;
+
+void md_score_opt_init(md_score_opt *opt);
+/** Check options against a model and fill window/stride defaults. */
+int md_score_opt_resolve(md_score_opt *opt, const md_model *m);
+
+/** Score of one window. Strand scores are the positive-class probability of
+ *  the window as read (plus) and of its reverse complement (minus); for
+ *  RC-equivariant (PS) models both are the same. score combines them. */
+typedef struct md_window_score {
+    int64_t beg, end;    /**< on the sequence, 0-based half-open */
+    float plus, minus, score;
+} md_window_score;
+
+/** Receives every scored window of one sequence, in order (skipped N-rich
+ *  windows are absent). name is the record or contig; beg its offset. */
+typedef int (*md_score_sink)(void *ctx, const char *name, int64_t beg, int64_t len,
+                             const md_window_score *w, int64_t n);
+
+typedef struct md_score_stats {
+    int64_t sequences, windows, skipped, bases;
+} md_score_stats;
+
+/** Slide windows over every sequence of src, batch them across sequences,
+ *  classify both strands and hand each sequence's windows to sink. */
+int md_score_run(md_model *m, md_seqsource *src, const md_score_opt *opt, md_score_sink sink,
+                 void *ctx, md_score_stats *stats);
+
+/** Per-base track of one sequence's windows: each base gets the mean score
+ *  of the windows covering it; bases no window covers are left out. Calls
+ *  emit(ctx, beg, end, value) on runs of equal value, in order. */
+int md_track_from_windows(const md_window_score *w, int64_t n,
+                          int (*emit)(void *ctx, int64_t beg, int64_t end, float value),
+                          void *ctx);
+
+/** A called region: overlapping or adjacent windows scoring >= threshold. */
+typedef struct md_call {
+    int64_t beg, end;
+    float max_score;
+    char strand;         /**< strand of the higher-scoring window at the maximum */
+} md_call;
+
+/** Merge windows into calls; *calls is malloc'ed. */
+int md_calls_from_windows(const md_window_score *w, int64_t n, double threshold, int equivariant,
+                          md_call **calls, int64_t *n_calls);
 
 #ifdef __cplusplus
 }

@@ -74,6 +74,11 @@ int md_seqsource_contigs(md_seqsource *src, char ***names, int64_t **lengths, in
     return 0;
 }
 
+int md_seqsource_format(const md_seqsource *src)
+{
+    return src->reader ? md_reader_format(src->reader) : MD_FMT_FASTA;
+}
+
 void md_seqsource_close(md_seqsource *src)
 {
     if (!src) return;

@@ -1,0 +1,333 @@
+/* score.c: `mambadna score`, promoter (or any class) scores along genomes:
+ * per-base tracks, calls, per-region and per-read scores. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "regions_opt.h"
+
+enum out_format { FMT_AUTO = 0, FMT_BEDGRAPH, FMT_BIGWIG, FMT_BED, FMT_TSV };
+
+void score_usage(FILE *fp)
+{
+    md_score_opt o;
+    md_score_opt_init(&o);
+    fprintf(fp,
+            "Usage: mambadna score [options] IN\n\n"
+            "Slide windows over every sequence of IN (FASTA, or regions of an indexed\n"
+            "FASTA; FASTQ/SAM/BAM/CRAM reads get one score each), classify both strands\n"
+            "and write a per-base track, BED calls, or one score per region or read.\n\n"
+            "Options:\n"
+            "  -m, --model FILE      fine-tuned model [%s]\n"
+            "  -r, --region STR      region chr:beg-end (1-based, inclusive); repeatable\n"
+            "  -R, --regions FILE    BED file of regions\n"
+            "  -w, --window INT      window length [the model's]\n"
+            "  -s, --stride INT      window stride [the model's, else window/4]\n"
+            "      --strand STR      both|+|- [both]\n"
+            "      --rc STR          both-strand score: avg|max|none (+ only) [avg];\n"
+            "                        RC-equivariant (PS) models score both strands at once\n"
+            "  -f, --format STR      bedgraph|bigwig|bed|tsv [from the output's extension,\n"
+            "                        else bedgraph]; reads always give TSV\n"
+            "  -o, --output FILE     output [-]\n"
+            "      --calls FILE      also write BED calls (windows >= threshold, merged)\n"
+            "      --threshold P     probability for calls [0.5]\n"
+            "      --max-n F         skip windows with a larger N fraction [%.2f]\n"
+            "      --batch INT       windows per forward pass [%d]\n"
+            "      --all             reads: score secondary and supplementary too\n"
+            "  -t, --threads INT     threads [all cores]\n\n"
+            "bedGraph/bigWig: each base gets the mean score of the windows covering it;\n"
+            "bases only N-rich windows cover are left out. bigWig needs IN.fai.\n"
+            "BED calls: name 'p=<max probability>', score 1000*max, strand of the higher\n"
+            "scoring strand ('.' for PS models). With -r/-R and -f bed|tsv: one score\n"
+            "per region (its best window). TSV of windows: contig, start, end, plus,\n"
+            "minus, score. Reads: name, flag, length, score.\n",
+            MD_DEFAULT_PROMOTER_MODEL, o.max_n, o.batch);
+}
+
+typedef struct score_out {
+    int format, per_region, reads;
+    int equivariant;
+    double threshold;
+    md_bedgraph *bg;
+    md_bigwig *bw;
+    md_outfile *main;   /* BED or TSV */
+    md_outfile *calls;  /* --calls */
+    const char *contig; /* for the track emitters */
+    int64_t offset;
+    int64_t n_calls;
+} score_out;
+
+static int emit_bedgraph(void *ctx, int64_t beg, int64_t end, float v)
+{
+    score_out *so = ctx;
+    return md_bedgraph_add(so->bg, so->contig, so->offset + beg, so->offset + end, v);
+}
+
+static int emit_bigwig(void *ctx, int64_t beg, int64_t end, float v)
+{
+    score_out *so = ctx;
+    return md_bigwig_add(so->bw, so->contig, so->offset + beg, so->offset + end, v);
+}
+
+static int write_calls(FILE *fp, const char *name, int64_t off, const md_window_score *w,
+                       int64_t n, double threshold, int equivariant, int64_t *count)
+{
+    md_call *calls;
+    int64_t k;
+    int ret = md_calls_from_windows(w, n, threshold, equivariant, &calls, &k);
+    for (int64_t i = 0; ret == 0 && i < k; i++)
+        fprintf(fp, "%s\t%lld\t%lld\tp=%.4f\t%d\t%c\n", name, (long long)(off + calls[i].beg),
+                (long long)(off + calls[i].end), calls[i].max_score,
+                (int)(calls[i].max_score * 1000 + 0.5f), calls[i].strand);
+    *count += k;
+    free(calls);
+    return ret;
+}
+
+static int sink(void *ctx, const char *name, int64_t beg, int64_t len, const md_window_score *w,
+                int64_t n)
+{
+    score_out *so = ctx;
+    so->contig = name;
+    so->offset = beg;
+    int ret = 0;
+    if (so->calls)
+        ret = write_calls(md_outfile_fp(so->calls), name, beg, w, n, so->threshold, so->equivariant,
+                          &so->n_calls);
+    if (ret < 0) return ret;
+    if (so->reads || so->per_region) { /* one score: the best window */
+        float best = -1, plus = 0, minus = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (w[i].score > best) {
+                best = w[i].score;
+                plus = w[i].plus;
+                minus = w[i].minus;
+            }
+        FILE *fp = md_outfile_fp(so->main);
+        if (n == 0) return 0; /* all N: no score */
+        if (so->reads) fprintf(fp, "%s\t%lld\t%.6f\n", name, (long long)len, best);
+        else if (so->format == FMT_BED)
+            fprintf(fp, "%s\t%lld\t%lld\t%s:%lld-%lld\t%.6f\t%c\n", name, (long long)beg,
+                    (long long)(beg + len), name, (long long)beg + 1, (long long)(beg + len), best,
+                    so->equivariant ? '.' : (plus >= minus ? '+' : '-'));
+        else
+            fprintf(fp, "%s\t%lld\t%lld\t%.6f\t%.6f\t%.6f\n", name, (long long)beg,
+                    (long long)(beg + len), plus, minus, best);
+        return 0;
+    }
+    switch (so->format) {
+    case FMT_BEDGRAPH: return md_track_from_windows(w, n, emit_bedgraph, so);
+    case FMT_BIGWIG: return md_track_from_windows(w, n, emit_bigwig, so);
+    case FMT_BED:
+        return write_calls(md_outfile_fp(so->main), name, beg, w, n, so->threshold,
+                           so->equivariant, &so->n_calls);
+    default:
+        for (int64_t i = 0; i < n; i++)
+            fprintf(md_outfile_fp(so->main), "%s\t%lld\t%lld\t%.6f\t%.6f\t%.6f\n", name,
+                    (long long)(beg + w[i].beg), (long long)(beg + w[i].end), w[i].plus,
+                    w[i].minus, w[i].score);
+        return 0;
+    }
+}
+
+static int format_from_name(const char *s)
+{
+    if (!strcmp(s, "bedgraph")) return FMT_BEDGRAPH;
+    if (!strcmp(s, "bigwig")) return FMT_BIGWIG;
+    if (!strcmp(s, "bed")) return FMT_BED;
+    if (!strcmp(s, "tsv")) return FMT_TSV;
+    return -1;
+}
+
+static int format_from_path(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    if (!dot) return FMT_BEDGRAPH;
+    if (!strcasecmp(dot, ".bw") || !strcasecmp(dot, ".bigwig")) return FMT_BIGWIG;
+    if (!strcasecmp(dot, ".bed")) return FMT_BED;
+    if (!strcasecmp(dot, ".tsv") || !strcasecmp(dot, ".txt")) return FMT_TSV;
+    return FMT_BEDGRAPH;
+}
+
+static int open_outputs(score_out *so, md_seqsource *src, const char *out, const char *calls)
+{
+    if (so->format == FMT_BIGWIG) {
+        char **names;
+        int64_t *lengths;
+        int n;
+        if (md_seqsource_contigs(src, &names, &lengths, &n) < 0 || n == 0)
+            return md_error(MD_ERR_ARG, "bigWig output needs the FASTA index for contig sizes "
+                            "(run `mambadna faidx IN`)");
+        so->bw = md_bigwig_open(out, names, lengths, n);
+        free(names);
+        free(lengths);
+        if (!so->bw) return MD_ERR_IO;
+    } else if (so->format == FMT_BEDGRAPH) {
+        if (!(so->bg = md_bedgraph_open(out, "track type=bedGraph name=mambadna")))
+            return MD_ERR_IO;
+    } else if (!(so->main = md_outfile_open(out))) {
+        return MD_ERR_IO;
+    }
+    if (calls && !(so->calls = md_outfile_open(calls))) return MD_ERR_IO;
+    return 0;
+}
+
+static int close_outputs(score_out *so, int ok)
+{
+    int ret = ok ? 0 : MD_ERR;
+    if (so->bg && md_bedgraph_close(so->bg, ret == 0) < 0) ret = MD_ERR_IO;
+    if (so->bw && md_bigwig_close(so->bw, ret == 0) < 0) ret = MD_ERR_IO;
+    md_outfile *files[2] = {so->main, so->calls};
+    for (int i = 0; i < 2; i++) {
+        if (!files[i]) continue;
+        if (ret == 0) {
+            if (md_outfile_commit(files[i]) < 0) ret = MD_ERR_IO;
+        } else {
+            md_outfile_abort(files[i]);
+        }
+    }
+    return ret;
+}
+
+int score_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, 'm'},   {"region", required_argument, 0, 'r'},
+        {"regions", required_argument, 0, 'R'}, {"window", required_argument, 0, 'w'},
+        {"stride", required_argument, 0, 's'},  {"strand", required_argument, 0, 1},
+        {"rc", required_argument, 0, 2},        {"format", required_argument, 0, 'f'},
+        {"output", required_argument, 0, 'o'},  {"calls", required_argument, 0, 3},
+        {"threshold", required_argument, 0, 4}, {"max-n", required_argument, 0, 5},
+        {"batch", required_argument, 0, 6},     {"all", no_argument, 0, 7},
+        {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *cmd = "score", *model_path = MD_DEFAULT_PROMOTER_MODEL, *out = "-", *calls = NULL;
+    md_score_opt o;
+    md_score_opt_init(&o);
+    cli_regions regions = {0};
+    int c, format = FMT_AUTO, all = 0;
+    double threshold = 0.5;
+    int64_t v;
+    char *end;
+    while ((c = getopt_long(argc, argv, "m:r:R:w:s:f:o:t:h", longopts, NULL)) >= 0) {
+        switch (c) {
+        case 'm': model_path = optarg; break;
+        case 'r':
+            if (cli_regions_add_string(&regions, optarg) < 0) goto usage_error_lib;
+            break;
+        case 'R':
+            if (cli_regions_add_bed(&regions, optarg) < 0) goto error_lib;
+            break;
+        case 'w':
+            if (cli_parse_size(optarg, &o.window) < 0 || o.window < 1) goto bad_value;
+            break;
+        case 's':
+            if (cli_parse_size(optarg, &o.stride) < 0 || o.stride < 1) goto bad_value;
+            break;
+        case 1:
+            if (!strcmp(optarg, "both")) o.strands = MD_STRANDS_BOTH;
+            else if (!strcmp(optarg, "+")) o.strands = MD_STRAND_PLUS;
+            else if (!strcmp(optarg, "-")) o.strands = MD_STRAND_MINUS;
+            else goto bad_value;
+            break;
+        case 2:
+            if (!strcmp(optarg, "avg")) o.rc = MD_RC_AVG;
+            else if (!strcmp(optarg, "max")) o.rc = MD_RC_MAX;
+            else if (!strcmp(optarg, "none")) o.rc = MD_RC_NONE;
+            else goto bad_value;
+            break;
+        case 'f':
+            if ((format = format_from_name(optarg)) < 0) goto bad_value;
+            break;
+        case 'o': out = optarg; break;
+        case 3: calls = optarg; break;
+        case 4:
+            threshold = strtod(optarg, &end);
+            if (*end || threshold < 0 || threshold > 1) goto bad_value;
+            break;
+        case 5:
+            o.max_n = strtod(optarg, &end);
+            if (*end || o.max_n < 0 || o.max_n > 1) goto bad_value;
+            break;
+        case 6:
+            if (cli_parse_size(optarg, &v) < 0 || v < 1 || v > 65536) goto bad_value;
+            o.batch = (int)v;
+            break;
+        case 7: all = 1; break;
+        case 't':
+            if (cli_parse_size(optarg, &v) < 0 || v < 1 || v > 4096) goto bad_value;
+            o.fwd.threads = (int)v;
+            break;
+        case 'h':
+            score_usage(stdout);
+            cli_regions_free(&regions);
+            return cli_close_stdout(cmd);
+        default: goto usage_error;
+        }
+    }
+    if (optind + 1 != argc) goto usage_error;
+    if (format == FMT_AUTO) format = strcmp(out, "-") ? format_from_path(out) : FMT_BEDGRAPH;
+    if (format == FMT_BIGWIG && !strcmp(out, "-")) {
+        cli_error(cmd, "bigWig output needs -o FILE");
+        goto usage_error;
+    }
+
+    md_model *m = md_model_load(model_path);
+    if (!m) goto error_lib;
+    if (md_score_opt_resolve(&o, m) < 0) {
+        md_model_free(m);
+        goto usage_error_lib;
+    }
+    md_reader_opt ropt;
+    md_reader_opt_init(&ropt);
+    ropt.restore_orientation = 1;
+    ropt.primary_only = !all;
+    md_seqsource *src = md_seqsource_open(argv[optind], regions.items, regions.n, &ropt);
+    score_out so = {.format = format, .threshold = threshold,
+                    .equivariant = md_model_config(m)->arch == MD_ARCH_CADUCEUS_PS};
+    int status = EXIT_OK;
+    md_score_stats st;
+    if (src) {
+        int f = md_seqsource_format(src);
+        so.reads = f != MD_FMT_FASTA;
+        so.per_region = !so.reads && regions.n > 0 && (format == FMT_BED || format == FMT_TSV);
+        if (so.reads) so.format = FMT_TSV;
+    }
+    if (!src || open_outputs(&so, src, out, calls) < 0) {
+        status = cli_fail(cmd);
+        close_outputs(&so, 0);
+    } else {
+        int ok = md_score_run(m, src, &o, sink, &so, &st) == MD_OK;
+        if (!ok) cli_fail(cmd);
+        if (close_outputs(&so, ok) < 0) {
+            if (ok) cli_fail(cmd);
+            ok = 0;
+        }
+        status = ok ? EXIT_OK : EXIT_ERROR;
+        if (ok)
+            fprintf(stderr, "mambadna score: %lld sequences, %lld bases, %lld windows scored, "
+                            "%lld skipped (N), %lld calls -> %s\n",
+                    (long long)st.sequences, (long long)st.bases, (long long)st.windows,
+                    (long long)st.skipped, (long long)so.n_calls, out);
+    }
+    md_seqsource_close(src);
+    md_model_free(m);
+    cli_regions_free(&regions);
+    if (status == EXIT_OK && !strcmp(out, "-")) status = cli_close_stdout(cmd);
+    return status;
+
+bad_value:
+    cli_error(cmd, "invalid value '%s'", optarg);
+    goto usage_error;
+usage_error_lib:
+    cli_fail(cmd);
+usage_error:
+    score_usage(stderr);
+    cli_regions_free(&regions);
+    return EXIT_USAGE;
+error_lib:
+    cli_regions_free(&regions);
+    return cli_fail(cmd);
+}

@@ -1,0 +1,300 @@
+/* score.c: sliding-window classification of whole sequences on both
+ * strands, and the per-base tracks and calls made from the windows. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+void md_score_opt_init(md_score_opt *o)
+{
+    memset(o, 0, sizeof *o);
+    md_forward_opt_init(&o->fwd);
+    o->strands = MD_STRANDS_BOTH;
+    o->rc = MD_RC_AVG;
+    o->batch = 64;
+    o->max_n = 0.5;
+    o->positive_class = 1;
+}
+
+int md_score_opt_resolve(md_score_opt *o, const md_model *m)
+{
+    const md_config *c = md_model_config(m);
+    if (c->n_classes < 2)
+        return md_error(MD_ERR_ARG, "the model has no classification head: give a fine-tuned "
+                        "model (mambadna finetune)");
+    if (o->positive_class < 0 || o->positive_class >= c->n_classes)
+        return md_error(MD_ERR_ARG, "positive class %d outside the model's %d classes",
+                        o->positive_class, c->n_classes);
+    if (!o->window) o->window = c->window;
+    if (!o->window) return md_error(MD_ERR_ARG, "the model records no window length: give -w");
+    if (!o->stride) o->stride = c->window == o->window && c->stride ? c->stride : (o->window + 3) / 4;
+    if (o->window < 1 || o->stride < 1 || o->batch < 1)
+        return md_error(MD_ERR_ARG, "window, stride and batch must be >= 1");
+    if (o->strands < MD_STRANDS_BOTH || o->strands > MD_STRAND_MINUS || o->rc < MD_RC_AVG ||
+        o->rc > MD_RC_NONE)
+        return md_error(MD_ERR_ARG, "unknown strand or rc mode");
+    return 0;
+}
+
+/* A sequence whose windows are being or have been queued. */
+typedef struct queued_seq {
+    char *name;
+    int64_t beg, len;
+    md_window_score *w; /* [n], allocated for the most windows the length allows */
+    int64_t n;
+    int closed;         /* every window queued */
+} queued_seq;
+
+typedef struct score_job {
+    md_model *m;
+    const md_score_opt *o;
+    int equivariant;
+    uint8_t *tok;           /* (batch, window) tokens of the pending windows */
+    int64_t *len;           /* [batch] their lengths (short sequences: one short window) */
+    md_window_score **dest; /* [batch] where each result goes */
+    int n_pending;
+    uint8_t *rows;          /* (2 batch, window) forward and reverse-complement rows */
+    float *prob;            /* (2 batch, C) */
+    int *idx;               /* [batch] */
+    char *done;             /* [batch] */
+    queued_seq *seqs;       /* sequences not yet handed to the sink, in order */
+    int n_seqs, cap_seqs;
+    md_score_sink sink;
+    void *ctx;
+    md_score_stats *st;
+} score_job;
+
+/* Classify pending windows idx[k] of length L and fill their scores. */
+static int classify_group(score_job *j, int64_t L, int k)
+{
+    const md_score_opt *o = j->o;
+    int C = md_model_config(j->m)->n_classes, pc = o->positive_class;
+    int both = !j->equivariant && o->strands == MD_STRANDS_BOTH;
+    int minus_only = !j->equivariant && o->strands == MD_STRAND_MINUS;
+    for (int i = 0; i < k; i++) {
+        uint8_t *row = j->rows + (int64_t)i * L;
+        memcpy(row, j->tok + (int64_t)j->idx[i] * o->window, (size_t)L);
+        if (minus_only) md_revcomp_tokens(row, L);
+        if (both) {
+            uint8_t *rc = j->rows + (int64_t)(k + i) * L;
+            memcpy(rc, row, (size_t)L);
+            md_revcomp_tokens(rc, L);
+        }
+    }
+    int ret = md_model_classify(j->m, j->rows, both ? 2 * k : k, L, &o->fwd, j->prob);
+    if (ret < 0) return ret;
+    for (int i = 0; i < k; i++) {
+        md_window_score *w = j->dest[j->idx[i]];
+        float p = j->prob[(int64_t)i * C + pc];
+        float q = both ? j->prob[(int64_t)(k + i) * C + pc] : p;
+        if (j->equivariant || o->strands == MD_STRANDS_BOTH) {
+            w->plus = p;
+            w->minus = q;
+        } else if (o->strands == MD_STRAND_PLUS) {
+            w->plus = p;
+            w->minus = 0;
+        } else {
+            w->plus = 0;
+            w->minus = p;
+        }
+        if (!both || o->rc == MD_RC_NONE) w->score = p;
+        else w->score = o->rc == MD_RC_MAX ? (p > q ? p : q) : 0.5f * (p + q);
+    }
+    return 0;
+}
+
+/* Hand every closed sequence at the head of the queue to the sink. */
+static int emit_closed(score_job *j)
+{
+    int k = 0, ret = 0;
+    for (; k < j->n_seqs && j->seqs[k].closed; k++) {
+        queued_seq *q = &j->seqs[k];
+        if (ret == 0) ret = j->sink(j->ctx, q->name, q->beg, q->len, q->w, q->n);
+        free(q->name);
+        free(q->w);
+    }
+    memmove(j->seqs, j->seqs + k, (size_t)(j->n_seqs - k) * sizeof *j->seqs);
+    j->n_seqs -= k;
+    return ret;
+}
+
+/* Run every pending window, grouped by length, then emit finished sequences. */
+static int flush(score_job *j)
+{
+    int ret = 0;
+    memset(j->done, 0, (size_t)j->o->batch);
+    for (int i = 0; ret == 0 && i < j->n_pending; i++) {
+        if (j->done[i]) continue;
+        int k = 0;
+        for (int q = i; q < j->n_pending; q++)
+            if (!j->done[q] && j->len[q] == j->len[i]) {
+                j->idx[k++] = q;
+                j->done[q] = 1;
+            }
+        ret = classify_group(j, j->len[i], k);
+    }
+    j->n_pending = 0;
+    return ret < 0 ? ret : emit_closed(j);
+}
+
+static int queue_sequence(score_job *j, const md_record *rec, uint8_t *ids)
+{
+    const md_score_opt *o = j->o;
+    if (j->n_seqs == j->cap_seqs) {
+        int cap = j->cap_seqs ? 2 * j->cap_seqs : 16;
+        queued_seq *p = realloc(j->seqs, (size_t)cap * sizeof *p);
+        if (!p) return md_error(MD_ERR_NOMEM, "out of memory");
+        j->seqs = p;
+        j->cap_seqs = cap;
+    }
+    queued_seq *q = &j->seqs[j->n_seqs];
+    memset(q, 0, sizeof *q);
+    q->beg = rec->beg;
+    q->len = rec->len;
+    q->name = strdup(rec->name);
+    q->w = malloc((size_t)(rec->len / o->stride + 2) * sizeof *q->w);
+    if (!q->name || !q->w) {
+        free(q->name);
+        free(q->w);
+        return md_error(MD_ERR_NOMEM, "out of memory for the windows of %s", rec->name);
+    }
+    j->n_seqs++;
+    md_tokenize(rec->seq, rec->len, ids);
+    md_window_iter it;
+    int ret = md_window_iter_init(&it, rec->len, o->window, o->stride, MD_LAST_SHIFT);
+    int64_t b, e;
+    while (ret >= 0 && rec->len > 0 && md_window_next(&it, &b, &e) == 0) {
+        if ((double)md_count_n(ids + b, e - b) > o->max_n * (double)(e - b)) {
+            j->st->skipped++;
+            continue;
+        }
+        queued_seq *cur = &j->seqs[j->n_seqs - 1]; /* flushes move the queue */
+        md_window_score *w = &cur->w[cur->n++];
+        *w = (md_window_score){.beg = b, .end = e};
+        memcpy(j->tok + (int64_t)j->n_pending * o->window, ids + b, (size_t)(e - b));
+        j->len[j->n_pending] = e - b;
+        j->dest[j->n_pending] = w;
+        j->st->windows++;
+        if (++j->n_pending == o->batch) ret = flush(j);
+    }
+    j->seqs[j->n_seqs - 1].closed = 1;
+    j->st->sequences++;
+    j->st->bases += rec->len;
+    return ret < 0 ? ret : 0;
+}
+
+int md_score_run(md_model *m, md_seqsource *src, const md_score_opt *o, md_score_sink sink,
+                 void *ctx, md_score_stats *stats)
+{
+    md_score_stats local;
+    score_job j = {.m = m, .o = o, .sink = sink, .ctx = ctx, .st = stats ? stats : &local,
+                   .equivariant = md_model_config(m)->arch == MD_ARCH_CADUCEUS_PS};
+    memset(j.st, 0, sizeof *j.st);
+    int C = md_model_config(m)->n_classes, B = o->batch;
+    j.tok = malloc((size_t)(B * o->window));
+    j.len = malloc((size_t)B * sizeof *j.len);
+    j.dest = malloc((size_t)B * sizeof *j.dest);
+    j.rows = malloc((size_t)(2 * B * o->window));
+    j.prob = malloc((size_t)(2 * B * C) * sizeof *j.prob);
+    j.idx = malloc((size_t)B * sizeof *j.idx);
+    j.done = malloc((size_t)B);
+    md_record rec = {0};
+    uint8_t *ids = NULL;
+    int64_t ids_cap = 0;
+    int ret = j.tok && j.len && j.dest && j.rows && j.prob && j.idx && j.done
+                  ? 0 : md_error(MD_ERR_NOMEM, "out of memory");
+    const md_region *reg;
+    while (ret == 0 && (ret = md_seqsource_next(src, &rec, &reg)) == 0) {
+        if (rec.len > ids_cap) {
+            uint8_t *p = realloc(ids, (size_t)rec.len);
+            if (!p) {
+                ret = md_error(MD_ERR_NOMEM, "out of memory for %s", rec.name);
+                break;
+            }
+            ids = p;
+            ids_cap = rec.len;
+        }
+        ret = queue_sequence(&j, &rec, ids);
+    }
+    if (ret == MD_EOF) ret = flush(&j);
+    for (int i = 0; i < j.n_seqs; i++) {
+        free(j.seqs[i].name);
+        free(j.seqs[i].w);
+    }
+    free(j.seqs); free(j.tok); free(j.len); free(j.dest); free(j.rows); free(j.prob);
+    free(j.idx); free(j.done); free(ids);
+    md_record_free(&rec);
+    return ret;
+}
+
+/* ---- tracks and calls ------------------------------------------------------- */
+
+typedef struct edge { int64_t pos; float value; int delta; } edge;
+
+static int cmp_edge(const void *a, const void *b)
+{
+    const edge *x = a, *y = b;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+int md_track_from_windows(const md_window_score *w, int64_t n,
+                          int (*emit)(void *ctx, int64_t beg, int64_t end, float value), void *ctx)
+{
+    if (n == 0) return 0;
+    edge *ev = malloc((size_t)(2 * n) * sizeof *ev);
+    if (!ev) return md_error(MD_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < n; i++) {
+        ev[2 * i] = (edge){w[i].beg, w[i].score, +1};
+        ev[2 * i + 1] = (edge){w[i].end, w[i].score, -1};
+    }
+    qsort(ev, (size_t)(2 * n), sizeof *ev, cmp_edge);
+    double sum = 0; /* scores of the open windows, reset at every gap */
+    int64_t open = 0;
+    int ret = 0;
+    for (int64_t i = 0; i < 2 * n && ret == 0;) {
+        int64_t pos = ev[i].pos;
+        for (; i < 2 * n && ev[i].pos == pos; i++) {
+            sum += ev[i].delta * (double)ev[i].value;
+            open += ev[i].delta;
+        }
+        if (open == 0) sum = 0; /* no drift across gaps */
+        if (open > 0 && i < 2 * n) ret = emit(ctx, pos, ev[i].pos, (float)(sum / (double)open));
+    }
+    free(ev);
+    return ret;
+}
+
+int md_calls_from_windows(const md_window_score *w, int64_t n, double threshold, int equivariant,
+                          md_call **calls, int64_t *n_calls)
+{
+    *calls = NULL;
+    *n_calls = 0;
+    md_call *out = NULL;
+    int64_t k = 0, cap = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (w[i].score < threshold) continue;
+        char strand = equivariant ? '.' : (w[i].plus >= w[i].minus ? '+' : '-');
+        if (k > 0 && w[i].beg <= out[k - 1].end) { /* overlaps or touches the open call */
+            md_call *c = &out[k - 1];
+            if (w[i].end > c->end) c->end = w[i].end;
+            if (w[i].score > c->max_score) {
+                c->max_score = w[i].score;
+                c->strand = strand;
+            }
+            continue;
+        }
+        if (k == cap) {
+            cap = cap ? 2 * cap : 64;
+            md_call *p = realloc(out, (size_t)cap * sizeof *p);
+            if (!p) {
+                free(out);
+                return md_error(MD_ERR_NOMEM, "out of memory");
+            }
+            out = p;
+        }
+        out[k++] = (md_call){w[i].beg, w[i].end, w[i].score, strand};
+    }
+    *calls = out;
+    *n_calls = k;
+    return 0;
+}
