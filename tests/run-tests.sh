@@ -45,7 +45,7 @@ for t in "$build"/tests/test_*; do
 done
 for r in "$build"/tests/replay_*; do
     [ -x "$r" ] || continue
-    target=${r##*/replay_}
+    target=${r##*/replay_fuzz_}
     run "$(basename "$r")" "$r" "tests/fuzz/corpus/$target"
 done
 for c in tests/cli/*.sh; do
