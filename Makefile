@@ -54,7 +54,7 @@ REPLAY_BIN:= $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-asan test-gpu deps check-unit bench fuzz install clean
+.PHONY: all demo test test-asan test-gpu deps check-unit bench fuzz install clean
 all: mambadna
 
 $(BUILD)/%.o: %.c $(wildcard src/*.h src/*.inc src/cpu/*.h src/cpu/*.inc cli/*.h)
@@ -90,6 +90,11 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libmambadna.a
 deps:
 	@scripts/install-deps.sh
 
+# The main job on the bundled model and sequence.
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
 # Unit tests, fuzz-corpus replays and CLI tests of one build directory.
 check-unit: $(TEST_BIN) $(REPLAY_BIN) $(BUILD)/mambadna
 	@tests/run-tests.sh $(BUILD)
@@ -114,6 +119,8 @@ install: all
 	install -m 755 mambadna $(DESTDIR)$(PREFIX)/bin/mambadna
 	install -m 644 $(BUILD)/libmambadna.a $(DESTDIR)$(PREFIX)/lib/libmambadna.a
 	install -m 644 src/mambadna.h $(DESTDIR)$(PREFIX)/include/mambadna.h
+	install -d $(DESTDIR)$(PREFIX)/share/mambadna/models
+	for f in data/models/*.safetensors; do [ -f "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(PREFIX)/share/mambadna/models/ || true; done
 
 clean:
 	rm -rf build build-asan mambadna

@@ -42,12 +42,13 @@ CLI_COMMAND_DECL(info);
 CLI_COMMAND_DECL(init);
 CLI_COMMAND_DECL(convert);
 CLI_COMMAND_DECL(embed);
+CLI_COMMAND_DECL(eval);
 CLI_COMMAND_DECL(score);
 
-/* The bundled default models, relative to the installed data directory. */
-#ifndef MD_DATA_DIR
-#define MD_DATA_DIR "data"
-#endif
-#define MD_DEFAULT_PROMOTER_MODEL MD_DATA_DIR "/models/promoter-human.safetensors"
+/* Path of a bundled model ("promoter-human.safetensors"): in $MAMBADNA_MODELS,
+ * else data/models/ beside the program (a source checkout), else
+ * ../share/mambadna/models/ beside it (an installation). Static buffer. */
+const char *cli_bundled_model(const char *file);
+#define MD_DEFAULT_PROMOTER_MODEL "promoter-human.safetensors"
 
 #endif

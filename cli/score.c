@@ -20,7 +20,7 @@ void score_usage(FILE *fp)
             "FASTA; FASTQ/SAM/BAM/CRAM reads get one score each), classify both strands\n"
             "and write a per-base track, BED calls, or one score per region or read.\n\n"
             "Options:\n"
-            "  -m, --model FILE      fine-tuned model [%s]\n"
+            "  -m, --model FILE      fine-tuned model [bundled %s]\n"
             "  -r, --region STR      region chr:beg-end (1-based, inclusive); repeatable\n"
             "  -R, --regions FILE    BED file of regions\n"
             "  -w, --window INT      window length [the model's]\n"
@@ -203,7 +203,7 @@ int score_main(int argc, char **argv)
         {"batch", required_argument, 0, 6},     {"all", no_argument, 0, 7},
         {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    const char *cmd = "score", *model_path = MD_DEFAULT_PROMOTER_MODEL, *out = "-", *calls = NULL;
+    const char *cmd = "score", *model_path = NULL, *out = "-", *calls = NULL;
     md_score_opt o;
     md_score_opt_init(&o);
     cli_regions regions = {0};
@@ -274,6 +274,7 @@ int score_main(int argc, char **argv)
         goto usage_error;
     }
 
+    if (!model_path) model_path = cli_bundled_model(MD_DEFAULT_PROMOTER_MODEL);
     md_model *m = md_model_load(model_path);
     if (!m) goto error_lib;
     if (md_score_opt_resolve(&o, m) < 0) {

@@ -80,3 +80,26 @@ int cli_parse_dtype(const char *s)
     if (!strcmp(s, "f16")) return MD_F16;
     return -1;
 }
+
+const char *cli_bundled_model(const char *file)
+{
+    static char path[8192];
+    const char *env = getenv("MAMBADNA_MODELS");
+    if (env && *env) {
+        snprintf(path, sizeof path, "%s/%s", env, file);
+        return path;
+    }
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        snprintf(path, sizeof path, "%s/data/models/%s", exe, file);
+        if (access(path, R_OK) == 0) return path;
+        snprintf(path, sizeof path, "%s/../share/mambadna/models/%s", exe, file);
+        if (access(path, R_OK) == 0) return path;
+    }
+    snprintf(path, sizeof path, "data/models/%s", file);
+    return path;
+}

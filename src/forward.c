@@ -15,6 +15,14 @@ void md_forward_opt_init(md_forward_opt *opt)
     memset(opt, 0, sizeof *opt);
 }
 
+/* Time spent in a section, added to a profile slot when profiling. */
+#define TIMED(prof, slot, stmt)                                      \
+    do {                                                             \
+        double t0_ = (prof) ? omp_get_wtime() : 0;                   \
+        stmt;                                                        \
+        if (prof) (prof)->slot += omp_get_wtime() - t0_;             \
+    } while (0)
+
 /* Scratch of one forward call, sized once for the largest segment. */
 typedef struct scratch {
     int64_t S;         /* positions per segment */
@@ -68,12 +76,13 @@ static int scratch_alloc(scratch *s, const md_config *c, int rows, int64_t S)
  * conv and SSM states in s (zero them before the first segment). Writes the
  * gated scan output to y (rows*Ls, E). */
 static void mixer_direction(const md_config *c, const md_mixer_params *p, scratch *s,
-                            int rows, int64_t Ls, int dir, float *y)
+                            int rows, int64_t Ls, int dir, float *y, md_profile *prof)
 {
     int E = c->expand * c->d_model, N = c->d_state, R = c->dt_rank, K = c->d_conv;
     int64_t S = rows * Ls, ldx = R + 2 * N;
     enum { EB = 16 };
     int n_blocks = (E + EB - 1) / EB;
+    double t0 = prof ? omp_get_wtime() : 0;
     #pragma omp parallel for collapse(2) schedule(static)
     for (int r = 0; r < rows; r++)
         for (int blk = 0; blk < n_blocks; blk++) {
@@ -82,9 +91,11 @@ static void mixer_direction(const md_config *c, const md_mixer_params *p, scratc
                                K, e0, e1, dir, s->conv_state + (int64_t)r * (K - 1) * E,
                                s->u + r * Ls * E);
         }
-    md_cpu_gemm_nt(S, ldx, E, s->u, E, p->x_proj, s->xdbl, ldx, 0.0f);
-    md_cpu_gemm_nt(S, E, R, s->xdbl, ldx, p->dt_proj_w, s->dt, E, 0.0f);
+    if (prof) prof->conv += omp_get_wtime() - t0;
+    TIMED(prof, gemm, md_cpu_gemm_nt(S, ldx, E, s->u, E, p->x_proj, s->xdbl, ldx, 0.0f));
+    TIMED(prof, gemm, md_cpu_gemm_nt(S, E, R, s->xdbl, ldx, p->dt_proj_w, s->dt, E, 0.0f));
     for (int64_t i = 0; i < (int64_t)E * N; i++) s->A[i] = -expf(p->A_log[i]);
+    t0 = prof ? omp_get_wtime() : 0;
     #pragma omp parallel for collapse(2) schedule(static)
     for (int r = 0; r < rows; r++)
         for (int blk = 0; blk < n_blocks; blk++) {
@@ -95,6 +106,7 @@ static void mixer_direction(const md_config *c, const md_mixer_params *p, scratc
                                   2 * E, Ls, E, N, e0, e1, dir,
                                   s->ssm_state + (int64_t)r * N * E, y + r * Ls * E);
         }
+    if (prof) prof->scan += omp_get_wtime() - t0;
 }
 
 static void zero_states(const md_config *c, scratch *s, int rows)
@@ -106,28 +118,29 @@ static void zero_states(const md_config *c, scratch *s, int rows)
 
 /* Mixer of one layer: x (B, L, D) normed input -> out (B, L, D). */
 static void mixer_forward(const md_model *m, const md_layer_params *l, const float *x,
-                          int B, int64_t L, int64_t chunk, scratch *s, float *out)
+                          int B, int64_t L, int64_t chunk, scratch *s, float *out,
+                          md_profile *prof)
 {
     const md_config *c = &m->cfg;
     int64_t D = c->d_model, E = (int64_t)c->expand * D;
     int bidir = c->arch != MD_ARCH_MAMBA;
     if (chunk <= 0 || chunk >= L) { /* whole sequences, all rows at once */
         int64_t S = (int64_t)B * L;
-        md_cpu_gemm_nt(S, 2 * E, D, x, D, l->fwd.in_proj, s->xz, 2 * E, 0.0f);
+        TIMED(prof, gemm, md_cpu_gemm_nt(S, 2 * E, D, x, D, l->fwd.in_proj, s->xz, 2 * E, 0.0f));
         zero_states(c, s, B);
-        mixer_direction(c, &l->fwd, s, B, L, +1, s->y);
+        mixer_direction(c, &l->fwd, s, B, L, +1, s->y, prof);
         if (!bidir) {
-            md_cpu_gemm_nt(S, D, E, s->y, E, l->fwd.out_proj, out, D, 0.0f);
+            TIMED(prof, gemm, md_cpu_gemm_nt(S, D, E, s->y, E, l->fwd.out_proj, out, D, 0.0f));
             return;
         }
         zero_states(c, s, B);
-        mixer_direction(c, &l->rev, s, B, L, -1, s->y2);
+        mixer_direction(c, &l->rev, s, B, L, -1, s->y2, prof);
         if (c->combine == MD_COMBINE_ADD) { /* out_proj(y_f) + out_proj(y_r) in one GEMM */
             for (int64_t i = 0; i < S * E; i++) s->y[i] += s->y2[i];
-            md_cpu_gemm_nt(S, D, E, s->y, E, l->fwd.out_proj, out, D, 0.0f);
+            TIMED(prof, gemm, md_cpu_gemm_nt(S, D, E, s->y, E, l->fwd.out_proj, out, D, 0.0f));
         } else {
-            md_cpu_gemm_nt(S, D, E, s->y, E, l->fwd.out_proj, out, D, 0.0f);
-            md_cpu_gemm_nt(S, D, E, s->y2, E, l->rev.out_proj, s->o, D, 0.0f);
+            TIMED(prof, gemm, md_cpu_gemm_nt(S, D, E, s->y, E, l->fwd.out_proj, out, D, 0.0f));
+            TIMED(prof, gemm, md_cpu_gemm_nt(S, D, E, s->y2, E, l->rev.out_proj, s->o, D, 0.0f));
             for (int64_t i = 0; i < S * D; i++) out[i] *= s->o[i];
         }
         return;
@@ -144,14 +157,14 @@ static void mixer_forward(const md_model *m, const md_layer_params *l, const flo
                 int64_t t0 = ci * chunk, Ls = t0 + chunk < L ? chunk : L - t0;
                 const float *xc = x + ((int64_t)b * L + t0) * D;
                 float *oc = out + ((int64_t)b * L + t0) * D;
-                md_cpu_gemm_nt(Ls, 2 * E, D, xc, D, p->in_proj, s->xz, 2 * E, 0.0f);
-                mixer_direction(c, p, s, 1, Ls, d ? -1 : +1, s->y);
+                TIMED(prof, gemm, md_cpu_gemm_nt(Ls, 2 * E, D, xc, D, p->in_proj, s->xz, 2 * E, 0.0f));
+                mixer_direction(c, p, s, 1, Ls, d ? -1 : +1, s->y, prof);
                 if (d == 0) {
-                    md_cpu_gemm_nt(Ls, D, E, s->y, E, p->out_proj, oc, D, 0.0f);
+                    TIMED(prof, gemm, md_cpu_gemm_nt(Ls, D, E, s->y, E, p->out_proj, oc, D, 0.0f));
                 } else if (c->combine == MD_COMBINE_ADD) {
-                    md_cpu_gemm_nt(Ls, D, E, s->y, E, p->out_proj, oc, D, 1.0f);
+                    TIMED(prof, gemm, md_cpu_gemm_nt(Ls, D, E, s->y, E, p->out_proj, oc, D, 1.0f));
                 } else {
-                    md_cpu_gemm_nt(Ls, D, E, s->y, E, p->out_proj, s->o, D, 0.0f);
+                    TIMED(prof, gemm, md_cpu_gemm_nt(Ls, D, E, s->y, E, p->out_proj, s->o, D, 0.0f));
                     for (int64_t i = 0; i < Ls * D; i++) oc[i] *= s->o[i];
                 }
             }
@@ -221,7 +234,7 @@ int md_model_forward_rows(md_model *m, const uint8_t *tokens, int B, int64_t L,
         else for (int64_t i = 0; i < T * D; i++) residual[i] += hidden[i];
         if (swap) swap_strands(residual, B / 2, L, D, normed);
         norm(c, residual, l->norm_w, l->norm_b, T, normed);
-        mixer_forward(m, l, normed, B, L, chunk, &s, hidden);
+        mixer_forward(m, l, normed, B, L, chunk, &s, hidden, opt ? opt->profile : NULL);
     }
     for (int64_t i = 0; i < T * D; i++) residual[i] += hidden[i];
     norm(c, residual, m->norm_f_w, m->norm_f_b, T, out);

@@ -353,6 +353,12 @@ const char *md_model_meta_key(const md_model *m, int i);
 int md_model_n_tensors(const md_model *m);
 const char *md_model_tensor_name(const md_model *m, int i, int *ndim, int64_t shape[4]);
 
+/** Seconds spent per kind of work, accumulated by forward passes that are
+ *  given one (for benchmarks). */
+typedef struct md_profile {
+    double gemm, scan, conv, other;
+} md_profile;
+
 /** Options of a forward pass. */
 typedef struct md_forward_opt {
     int threads;     /**< OpenMP / OpenBLAS threads, 0 for the default */
@@ -360,6 +366,7 @@ typedef struct md_forward_opt {
                           (bounded memory); 0: whole sequences */
     int rc_avg;      /**< PH and causal models: average with the output on the
                           reverse complement, flipped back (post-hoc conjoining) */
+    md_profile *profile; /**< accumulate time per kind of work, or NULL */
 } md_forward_opt;
 
 void md_forward_opt_init(md_forward_opt *opt);
@@ -441,6 +448,20 @@ typedef struct md_metrics {
  *  (0 or 1); AUROC with ties counted half, AUPRC as average precision. */
 int md_metrics_binary(const float *p_pos, const int32_t *labels, int64_t n, double threshold,
                       md_metrics *out);
+/*  (Class 1 is predicted where p_pos >= threshold; precision, recall, F1
+ *  and MCC are 0 where a denominator is 0; AUROC is NaN when one class is
+ *  absent, AUPRC NaN when there are no positives; n >= 1, no NaN scores.) */
+
+/** Class probabilities of every sequence of d, probs[d->n * C] (C the model's
+ *  n_classes) in the order of d. Sequences run in batches of up to batch,
+ *  longest first: equal lengths together, and where a batch has to mix
+ *  lengths the shorter ones are padded with [PAD] at the end (the pooling
+ *  skips [PAD], but the backward direction of bidirectional models sees it:
+ *  batch 1 runs every sequence alone). progress, when not NULL, is called
+ *  after each batch with the count done. Needs n_classes > 0. */
+int md_eval_classify(md_model *m, const md_labelled *d, int batch,
+                     const md_forward_opt *opt, float *probs,
+                     void (*progress)(int64_t done, int64_t n, void *arg), void *arg);
 
 /* ------------------------------------------------------------------ */
 /* Embedding sequences                                                 */

@@ -54,8 +54,8 @@ void md_cpu_conv1d_silu(const float *x, int64_t ldx, const float *w, const float
 {
     for (int c0 = e0; c0 < e1; c0 += EB) {
         int nc = e1 - c0 < EB ? e1 - c0 : EB;
-        float win[8][EB];  /* last K inputs, oldest first (K <= 8) */
-        float wk[8][EB], bias[EB];
+        md_v16f win[8], wk[8], bias = {0}; /* last K inputs, oldest first (K <= 8) */
+        for (int k = 0; k < K; k++) win[k] = wk[k] = (md_v16f){0};
         for (int j = 0; j < nc; j++) {
             for (int k = 0; k < K; k++) wk[k][j] = w[(int64_t)(c0 + j) * K + k];
             for (int k = 0; k < K - 1; k++) win[k][j] = state[(int64_t)k * E + c0 + j];
@@ -65,14 +65,14 @@ void md_cpu_conv1d_silu(const float *x, int64_t ldx, const float *w, const float
             int64_t t = dir > 0 ? s : S - 1 - s;
             const float *xt = x + t * ldx + c0;
             float *ot = out + t * E + c0;
-            for (int j = 0; j < nc; j++) win[K - 1][j] = xt[j];
-            for (int j = 0; j < nc; j++) {
-                float acc = bias[j];
-                for (int k = 0; k < K; k++) acc += wk[k][j] * win[k][j];
-                ot[j] = acc / (1.0f + expf(-acc));
-            }
-            for (int k = 0; k < K - 1; k++)
-                for (int j = 0; j < nc; j++) win[k][j] = win[k + 1][j];
+            md_v16f xin = {0};
+            memcpy(&xin, xt, (size_t)nc * sizeof(float));
+            win[K - 1] = xin;
+            md_v16f acc = bias;
+            for (int k = 0; k < K; k++) acc += wk[k] * win[k];
+            md_v16f o = md_siluv(acc);
+            memcpy(ot, &o, (size_t)nc * sizeof(float));
+            for (int k = 0; k < K - 1; k++) win[k] = win[k + 1];
         }
         for (int k = 0; k < K - 1; k++)
             for (int j = 0; j < nc; j++) state[(int64_t)k * E + c0 + j] = win[k][j];
@@ -113,7 +113,7 @@ void md_cpu_selective_scan(const float *u, const float *dt, const float *dt_bias
                 memcpy(&uv, ut, (size_t)nc * sizeof(float));
                 memcpy(&delta, dtt, (size_t)nc * sizeof(float));
             }
-            for (int j = 0; j < EB; j++) delta[j] = md_softplusf(delta[j] + bias[j]);
+            delta = md_softplusv(delta + bias);
             md_v16f du = delta * uv, acc = dskip * uv;
             for (int n = 0; n < N; n++) {
                 h[n] = md_fast_expv(delta * a[n]) * h[n] + du * Bt[n];
@@ -121,11 +121,11 @@ void md_cpu_selective_scan(const float *u, const float *dt, const float *dt_bias
             }
             float *yt = y + t * E + c0;
             if (z) {
-                const float *zt = z + t * ldz + c0;
-                for (int j = 0; j < nc; j++) yt[j] = acc[j] * md_siluf(zt[j]);
-            } else {
-                for (int j = 0; j < nc; j++) yt[j] = acc[j];
+                md_v16f zv = {0};
+                memcpy(&zv, z + t * ldz + c0, (size_t)nc * sizeof(float));
+                acc *= md_siluv(zv);
             }
+            memcpy(yt, &acc, (size_t)nc * sizeof(float));
         }
         for (int j = 0; j < nc; j++)
             for (int n = 0; n < N; n++) state[(int64_t)n * E + c0 + j] = h[n][j];

@@ -76,6 +76,43 @@ static inline md_v16f md_fast_expv(md_v16f x)
     return p * (md_v16f)bits;
 }
 
+/* Natural log of 16 positive normal floats (Cephes-style polynomial,
+ * relative error < 2e-7). */
+static inline md_v16f md_fast_logv(md_v16f x)
+{
+    md_v16i bits = (md_v16i)x;
+    md_v16i e = ((bits >> 23) & 0xff) - 126;
+    md_v16f m = (md_v16f)((bits & 0x007fffff) | 0x3f000000); /* mantissa in [0.5, 1) */
+    md_v16i small = m < 0.70710678f;                            /* lanes below sqrt(1/2) */
+    e -= small & 1;
+    m = (md_v16f)(((md_v16i)(m + m) & small) | ((md_v16i)m & ~small));
+    m -= 1.0f;
+    md_v16f z = m * m;
+    md_v16f p = 7.0376836292e-2f * m - 1.1514610310e-1f;
+    p = p * m + 1.1676998740e-1f;
+    p = p * m - 1.2420140846e-1f;
+    p = p * m + 1.4249322787e-1f;
+    p = p * m - 1.6668057665e-1f;
+    p = p * m + 2.0000714765e-1f;
+    p = p * m - 2.4999993993e-1f;
+    p = p * m + 3.3333331174e-1f;
+    p = p * m * z;
+    md_v16f ef = __builtin_convertvector(e, md_v16f);
+    p += ef * -2.12194440e-4f;
+    p -= 0.5f * z;
+    return m + p + ef * 0.693359375f;
+}
+
+/* softplus and SiLU of 16 floats; softplus(x) = x above 20, as torch. */
+static inline md_v16f md_softplusv(md_v16f x)
+{
+    md_v16f sp = md_fast_logv(1.0f + md_fast_expv(x));
+    md_v16i big = x > 20.0f;
+    return (md_v16f)(((md_v16i)x & big) | ((md_v16i)sp & ~big));
+}
+
+static inline md_v16f md_siluv(md_v16f x) { return x / (1.0f + md_fast_expv(-x)); }
+
 static inline float md_softplusf(float x)
 {
     return x > 20.0f ? x : __builtin_log1pf(__builtin_expf(x));
