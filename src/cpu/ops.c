@@ -79,11 +79,13 @@ void md_cpu_conv1d_silu(const float *x, int64_t ldx, const float *w, const float
     }
 }
 
-void md_cpu_selective_scan(const float *u, const float *dt, const float *dt_bias,
-                           const float *A, const float *Bm, const float *Cm,
-                           int64_t ldbc, const float *Dv, const float *z,
-                           int64_t ldz, int64_t S, int E, int N, int e0, int e1,
-                           int dir, float *state, float *y)
+/* The scan with the state size as an argument; called with a constant N
+ * for the common size so that the loop over states unrolls into registers. */
+static inline __attribute__((always_inline)) void
+scan_blocks(const float *u, const float *dt, const float *dt_bias, const float *A,
+            const float *Bm, const float *Cm, int64_t ldbc, const float *Dv, const float *z,
+            int64_t ldz, int64_t S, int E, const int N, int e0, int e1, int dir, float *state,
+            float *y)
 {
     for (int c0 = e0; c0 < e1; c0 += EB) {
         int nc = e1 - c0 < EB ? e1 - c0 : EB;
@@ -115,6 +117,7 @@ void md_cpu_selective_scan(const float *u, const float *dt, const float *dt_bias
             }
             delta = md_softplusv(delta + bias);
             md_v16f du = delta * uv, acc = dskip * uv;
+            #pragma GCC unroll 16
             for (int n = 0; n < N; n++) {
                 h[n] = md_fast_expv(delta * a[n]) * h[n] + du * Bt[n];
                 acc += h[n] * Ct[n];
@@ -130,4 +133,16 @@ void md_cpu_selective_scan(const float *u, const float *dt, const float *dt_bias
         for (int j = 0; j < nc; j++)
             for (int n = 0; n < N; n++) state[(int64_t)n * E + c0 + j] = h[n][j];
     }
+}
+
+void md_cpu_selective_scan(const float *u, const float *dt, const float *dt_bias,
+                           const float *A, const float *Bm, const float *Cm,
+                           int64_t ldbc, const float *Dv, const float *z,
+                           int64_t ldz, int64_t S, int E, int N, int e0, int e1,
+                           int dir, float *state, float *y)
+{
+    if (N == 16)
+        scan_blocks(u, dt, dt_bias, A, Bm, Cm, ldbc, Dv, z, ldz, S, E, 16, e0, e1, dir, state, y);
+    else
+        scan_blocks(u, dt, dt_bias, A, Bm, Cm, ldbc, Dv, z, ldz, S, E, N, e0, e1, dir, state, y);
 }
