@@ -73,7 +73,7 @@ $(BUILD)/mambadna: $(CLI_OBJ) $(BUILD)/libmambadna.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libmambadna.a $(LDLIBS_ALL)
 
 mambadna: $(BUILD)/mambadna
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/tests/test_%: tests/test_%.c tests/testutil.h $(BUILD)/libmambadna.a
 	@mkdir -p $(dir $@)
