@@ -19,7 +19,7 @@ PYTHON   ?= /usr/bin/python3
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 CFLAGS_ALL  := -std=c11 -D_GNU_SOURCE -g $(OPT) -fopenmp -Wall -Wextra -Werror -Wno-psabi \
                -Isrc $(BLAS_CFLAGS) $(SANITIZE) $(CFLAGS)
-LDLIBS_ALL  := -lhts -lBigWig -ljansson -lopenblas -lz -lm -lpthread
+LDLIBS_ALL  := -lhts -lBigWig -ljansson -lcrypto -lopenblas -lz -lm -lpthread
 LDFLAGS_ALL := -fopenmp $(SANITIZE) $(LDFLAGS)
 
 ifeq ($(CUDA),auto)
