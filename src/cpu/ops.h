@@ -106,7 +106,13 @@ static inline md_v16f md_fast_logv(md_v16f x)
 /* softplus and SiLU of 16 floats; softplus(x) = x above 20, as torch. */
 static inline md_v16f md_softplusv(md_v16f x)
 {
-    md_v16f sp = md_fast_logv(1.0f + md_fast_expv(x));
+    /* log1p(e) = log(u) e / (u - 1) with u = 1 + e keeps full relative
+     * precision for small e (Goldberg); u - 1 == 0 means log1p(e) = e */
+    md_v16f e = md_fast_expv(x), u = 1.0f + e, d = u - 1.0f;
+    md_v16i tiny = d == 0.0f;
+    md_v16f dd = (md_v16f)(((md_v16i)d & ~tiny) | ((md_v16i)((md_v16f){0} + 1.0f) & tiny));
+    md_v16f sp = md_fast_logv(u) * (e / dd);
+    sp = (md_v16f)(((md_v16i)sp & ~tiny) | ((md_v16i)e & tiny));
     md_v16i big = x > 20.0f;
     return (md_v16f)(((md_v16i)x & big) | ((md_v16i)sp & ~big));
 }
