@@ -44,6 +44,8 @@ CLI_COMMAND_DECL(convert);
 CLI_COMMAND_DECL(embed);
 CLI_COMMAND_DECL(eval);
 CLI_COMMAND_DECL(score);
+CLI_COMMAND_DECL(pretrain);
+CLI_COMMAND_DECL(finetune);
 
 /* Path of a bundled model ("promoter-human.safetensors"): in $MAMBADNA_MODELS,
  * else data/models/ beside the program (a source checkout), else

@@ -7,8 +7,11 @@
 static const cli_command commands[] = {
     {"score", "promoter scores along genomes: tracks, calls, regions, reads", score_main, score_usage},
     {"embed", "hidden states of sequences, per position or pooled (NPY)", embed_main, embed_usage},
+    {"eval", "classification metrics on labelled sequences", eval_main, eval_usage},
     {"tokenize", "tokenize sequences (TSV or NPY)", tokenize_main, tokenize_usage},
     {"faidx", "index a FASTA file for random access", faidx_main, faidx_usage},
+    {"pretrain", "pretrain a model on genomes (MLM or next-token)", pretrain_main, pretrain_usage},
+    {"finetune", "train a sequence classifier on labelled data", finetune_main, finetune_usage},
     {"init", "create a randomly initialised model", init_main, init_usage},
     {"convert", "write a checkpoint as a native model file", convert_main, convert_usage},
     {"info", "describe a model file", info_main, info_usage},

@@ -464,6 +464,186 @@ int md_eval_classify(md_model *m, const md_labelled *d, int batch,
                      void (*progress)(int64_t done, int64_t n, void *arg), void *arg);
 
 /* ------------------------------------------------------------------ */
+/* Training                                                            */
+/* ------------------------------------------------------------------ */
+
+/** xoshiro256** seeded through splitmix64: reproducible on every platform.
+ *  Its whole state is s[4], saved in training-state files. */
+typedef struct md_rng {
+    uint64_t s[4];
+} md_rng;
+
+void md_rng_seed(md_rng *r, uint64_t seed);
+uint64_t md_rng_next(md_rng *r);
+/** Uniform double in [0, 1) (53 bits). */
+double md_rng_uniform(md_rng *r);
+/** Uniform integer in [0, n), n >= 1, without modulo bias. */
+uint64_t md_rng_below(md_rng *r, uint64_t n);
+
+/** AdamW (Loshchilov & Hutter, as torch.optim.AdamW): decoupled weight decay
+ *  p -= lr * wd * p on every tensor not marked no_decay (norms, biases,
+ *  A_log, D, as mamba_ssm), then p -= lr * m_hat / (sqrt(v_hat) + eps) with
+ *  bias-corrected moments. The moments mirror the parameter buffer: one
+ *  allocation each, same layout. */
+typedef struct md_adamw {
+    int64_t n;      /**< parameters */
+    float *m, *v;   /**< [n] first and second moments */
+    int64_t t;      /**< steps taken (bias correction) */
+} md_adamw;
+
+/** Zeroed moments for n parameters. */
+int md_adamw_init(md_adamw *a, int64_t n);
+void md_adamw_free(md_adamw *a);
+/** One step on the parameters of m (n must be md_model_n_params(m)) with the
+ *  gradient g[n] at learning rate lr. Deterministic (no threads). */
+int md_adamw_step(md_adamw *a, md_model *m, const float *g, double lr, double beta1,
+                  double beta2, double eps, double weight_decay);
+/** Global L2 norm of g[n] (accumulated in double); when max_norm > 0 and the
+ *  norm exceeds it, g is scaled by max_norm / norm. Returns the norm before
+ *  clipping. */
+double md_clip_grad_norm(float *g, int64_t n, double max_norm);
+/** Learning rate of 0-based step `step` of `total`: linear warm-up from
+ *  lr / warmup to lr over the first `warmup` steps, then cosine decay to
+ *  lr * min_ratio at step total - 1 (and min_ratio * lr after it). */
+double md_lr_at(int64_t step, int64_t total, int64_t warmup, double lr, double min_ratio);
+
+/** MLM corruption as BERT and Caduceus: each A/C/G/T position is chosen with
+ *  probability p; a chosen position becomes [MASK] (80 %), a random base
+ *  (10 %) or stays (10 %), and its target is the original token. targets[i]
+ *  is [PAD] (not scored) at every other position. tokens[n] is modified in
+ *  place. Returns the number of chosen positions. */
+int64_t md_mlm_mask(md_rng *r, double p, uint8_t *tokens, uint8_t *targets, int64_t n);
+
+/** Genome sequences held in memory as tokens (1 byte per base), for random
+ *  windows. */
+typedef struct md_genome md_genome;
+
+/** Load every record of the FASTA files paths[n] (plain or gzip). */
+md_genome *md_genome_load(const char *const *paths, int n);
+void md_genome_free(md_genome *g);
+int md_genome_n_contigs(const md_genome *g);
+/** Total bases. */
+int64_t md_genome_bases(const md_genome *g);
+/** Windows with more than this fraction of N are skipped [0.1]. */
+void md_genome_set_max_n(md_genome *g, double max_n_frac);
+/** One window of L tokens into out[L]: a contig drawn with probability
+ *  proportional to its number of windows (len - L + 1: every start of the
+ *  genome equally likely), a uniform start, skipped and drawn again while
+ *  its N fraction is above the limit; reverse complemented with probability
+ *  0.5 when rc != 0. Everything drawn from r. *n_skipped (may be NULL) gets
+ *  the count of N-rich windows skipped. Error when no contig holds L bases
+ *  or 10000 draws in a row are N-rich. */
+int md_genome_sample(md_genome *g, md_rng *r, int64_t L, int rc, uint8_t *out,
+                     int64_t *n_skipped);
+
+/** Early-stopping metrics of fine-tuning. */
+enum md_train_metric { MD_METRIC_MCC = 0, MD_METRIC_AUROC, MD_METRIC_LOSS, MD_METRIC_ACCURACY };
+/** "mcc", "auroc", "loss", "accuracy" -> enum md_train_metric, or -1. */
+int md_train_metric_parse(const char *name);
+const char *md_train_metric_name(int metric);
+
+/** Options of pretraining and fine-tuning. */
+typedef struct md_train_opt {
+    int objective;        /**< enum md_objective [MLM; classify for fine-tuning] */
+    int64_t steps;        /**< optimizer steps (pretraining) [1000]; fine-tuning:
+                               a cap on the steps, 0 for none [0] */
+    int epochs;           /**< fine-tuning passes over the training set [10] */
+    int batch;            /**< sequences per step [8; 32] */
+    int64_t length;       /**< L: window length (pretraining) [1024]; fine-tuning:
+                               longer sequences are cut to their central L
+                               bases, 0 keeps them whole [0] */
+    double lr;            /**< peak learning rate [1e-3] */
+    double min_lr_ratio;  /**< cosine floor as a fraction of lr [0.1] */
+    int64_t warmup;       /**< linear warm-up steps, -1: 10 % of the steps [-1] */
+    double weight_decay;  /**< AdamW decoupled decay [0.1] */
+    double beta1, beta2, eps; /**< [0.9, 0.95, 1e-8] */
+    double clip;          /**< global gradient-norm clip, 0 for none [1.0] */
+    uint64_t seed;        /**< data order, masking, augmentation [1] */
+    int threads;          /**< OpenMP / OpenBLAS threads, 0 for the default */
+    double mask_prob;     /**< MLM: fraction of bases chosen [0.15] */
+    int rc_aug;           /**< reverse-complement inputs with p = 0.5 [0] */
+    double max_n_frac;    /**< pretraining: skip windows with more N [0.1] */
+    int64_t len_start;    /**< sequence-length warm-up: first length, 0 for none;
+                               the length grows linearly (multiples of 8) to L */
+    int64_t len_steps;    /**< ... over this many steps */
+    int64_t ckpt_every;   /**< checkpoint every N steps, 0: pretraining at the
+                               end only, fine-tuning after each evaluation [0] */
+    int64_t stop_after;   /**< stop with a checkpoint once this many steps are
+                               done (a run in slices: --resume goes on), 0 for
+                               none; not part of the schedule [0] */
+    int64_t eval_every;   /**< fine-tuning: evaluate on dev every N steps, 0:
+                               after each epoch [0] */
+    int64_t eval_max;     /**< fine-tuning: evaluate on the first N dev
+                               sequences only, 0 for all [0] */
+    int eval_batch;       /**< sequences per evaluation batch [64] */
+    int metric;           /**< enum md_train_metric for early stopping and the
+                               best checkpoint [mcc] */
+    int patience;         /**< stop after this many evaluations without
+                               improvement, 0 never [3] */
+    const float *class_weights; /**< [n_class_weights] classification loss
+                               weights, or NULL */
+    int n_class_weights;
+    int resume;           /**< continue from OUT's checkpoint */
+    int progress;         /**< a progress line on stderr (set it when stderr is
+                               a terminal) */
+    const char *log_path; /**< JSON lines, one object per step and evaluation,
+                               or NULL */
+    const char *command;  /**< recorded as mambadna.command, or NULL */
+    const char *const *data_files; /**< [n_data_files] recorded with their
+                               sha256 as mambadna.data */
+    int n_data_files;
+} md_train_opt;
+
+/** Defaults for an objective (MD_OBJ_CLASSIFY gives fine-tuning defaults). */
+void md_train_opt_init(md_train_opt *o, int objective);
+/** 0 or MD_ERR_ARG naming the bad option. */
+int md_train_opt_check(const md_train_opt *o);
+
+/** Totals of a training run. */
+typedef struct md_train_stats {
+    int64_t steps;        /**< optimizer steps done in total (resumed runs count
+                               from the checkpoint) */
+    int64_t tokens;       /**< input tokens of this process's steps */
+    double seconds;       /**< wall time of this process's steps */
+    double tokens_per_s;
+    double first_loss;    /**< mean loss of the first steps run (up to 10) */
+    double last_loss;     /**< mean loss of the last steps run (up to 10) */
+    int epochs;           /**< fine-tuning: epochs begun */
+    int evals;            /**< fine-tuning: evaluations */
+    int64_t best_step;    /**< fine-tuning: step of the kept model */
+    double best_score;    /**< its value of the chosen metric */
+    md_metrics best_dev;  /**< its binary dev metrics (2 classes) */
+    double best_dev_loss; /**< its dev loss */
+    double best_dev_accuracy;
+    int stopped_early;
+    int already_done;     /**< resume found a finished run */
+    int stopped_at;       /**< stopped by stop_after, to be resumed */
+} md_train_stats;
+
+/** Pretrain m (MLM or next-token) on random windows of g. Writes the model
+ *  to out_path, the training state to out_path + ".state.safetensors" and
+ *  the completion marker out_path + ".done" at every checkpoint and at the
+ *  end. With o->resume, m is ignored (may be NULL) and everything is loaded
+ *  from out_path's checkpoint; the run continues bit-exactly. */
+int md_pretrain(md_model *m, md_genome *g, const md_train_opt *o, const char *out_path,
+                md_train_stats *stats);
+
+/** Fine-tune m (which has a classification head with n_classes covering the
+ *  labels) on train, choosing the model on dev by o->metric; the best model
+ *  is written to out_path, the training state (with the current weights) and
+ *  the marker beside it as md_pretrain. With o->resume, m is ignored. */
+int md_finetune(md_model *m, const md_labelled *train, const md_labelled *dev,
+                const md_train_opt *o, const char *out_path, md_train_stats *stats);
+
+/** A copy of m with a classification head of n_classes (initialised as
+ *  md_model_init does from seed, the backbone kept); m's own head is
+ *  replaced when its class count differs. NULL on error. */
+md_model *md_model_with_head(const md_model *m, int n_classes, uint64_t seed);
+
+/** sha256 of a file as 64 lowercase hex digits into hex[65]. */
+int md_sha256_file(const char *path, char hex[65]);
+
+/* ------------------------------------------------------------------ */
 /* Embedding sequences                                                 */
 /* ------------------------------------------------------------------ */
 
