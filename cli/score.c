@@ -86,10 +86,12 @@ static int write_calls(FILE *fp, const char *name, int64_t off, const md_window_
     return ret;
 }
 
-static int sink(void *ctx, const char *name, int64_t beg, int64_t len, const md_window_score *w,
-                int64_t n)
+static int sink(void *ctx, const md_scored_seq *seq)
 {
     score_out *so = ctx;
+    const char *name = seq->name;
+    int64_t beg = seq->beg, len = seq->len, n = seq->n;
+    const md_window_score *w = seq->w;
     so->contig = name;
     so->offset = beg;
     int ret = 0;
@@ -107,7 +109,7 @@ static int sink(void *ctx, const char *name, int64_t beg, int64_t len, const md_
             }
         FILE *fp = md_outfile_fp(so->main);
         if (n == 0) return 0; /* all N: no score */
-        if (so->reads) fprintf(fp, "%s\t%lld\t%.6f\n", name, (long long)len, best);
+        if (so->reads) fprintf(fp, "%s\t%u\t%lld\t%.6f\n", name, seq->flag, (long long)len, best);
         else if (so->format == FMT_BED)
             fprintf(fp, "%s\t%lld\t%lld\t%s:%lld-%lld\t%.6f\t%c\n", name, (long long)beg,
                     (long long)(beg + len), name, (long long)beg + 1, (long long)(beg + len), best,
@@ -277,6 +279,13 @@ int score_main(int argc, char **argv)
     if (!model_path) model_path = cli_bundled_model(MD_DEFAULT_PROMOTER_MODEL);
     md_model *m = md_model_load(model_path);
     if (!m) goto error_lib;
+    if (md_model_config(m)->n_classes < 2) {
+        cli_error(cmd, "%s has no classification head: give a fine-tuned model (mambadna finetune)",
+                  model_path);
+        md_model_free(m);
+        cli_regions_free(&regions);
+        return EXIT_ERROR;
+    }
     if (md_score_opt_resolve(&o, m) < 0) {
         md_model_free(m);
         goto usage_error_lib;

@@ -197,10 +197,8 @@ static void swap_strands(float *x, int P, int64_t L, int64_t D, float *tmp)
 
 static void set_threads(const md_forward_opt *opt)
 {
-    if (opt && opt->threads > 0) {
-        omp_set_num_threads(opt->threads);
-        openblas_set_num_threads(opt->threads);
-    }
+    if (opt && opt->threads > 0) omp_set_num_threads(opt->threads);
+    openblas_set_num_threads(1); /* md_cpu_gemm_nt threads over row blocks */
 }
 
 int md_model_forward_rows(md_model *m, const uint8_t *tokens, int B, int64_t L,

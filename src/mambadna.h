@@ -704,10 +704,18 @@ typedef struct md_window_score {
     float plus, minus, score;
 } md_window_score;
 
-/** Receives every scored window of one sequence, in order (skipped N-rich
- *  windows are absent). name is the record or contig; beg its offset. */
-typedef int (*md_score_sink)(void *ctx, const char *name, int64_t beg, int64_t len,
-                             const md_window_score *w, int64_t n);
+/** One scored sequence: its windows in order (skipped N-rich windows are
+ *  absent). */
+typedef struct md_scored_seq {
+    const char *name;         /**< record or contig name */
+    int64_t beg, len;         /**< offset on the contig (regions) and length */
+    uint16_t flag;            /**< SAM flag of reads, else 0 */
+    const md_window_score *w; /**< [n] */
+    int64_t n;
+} md_scored_seq;
+
+/** Receives every scored sequence, in input order. */
+typedef int (*md_score_sink)(void *ctx, const md_scored_seq *seq);
 
 typedef struct md_score_stats {
     int64_t sequences, windows, skipped, bases;

@@ -74,4 +74,43 @@ int md_model_loss_grad_f64(const md_model *m, const double *params, int objectiv
 char *md_config_to_json(const md_config *cfg);
 int md_config_from_json(const char *json, md_config *cfg);
 
+/* ---- training internals (train.c, train_state.c) ----------------------- */
+
+/* What a checkpoint holds besides the model file: written to
+ * OUT.state.safetensors, then the marker OUT.done, last. */
+typedef struct md_train_ckpt {
+    int64_t step;         /* optimizer steps done */
+    int64_t model_step;   /* step at which the model file was written */
+    md_rng rng;           /* data, masking and augmentation draws */
+    int64_t epoch;        /* fine-tuning: current epoch (0-based) */
+    int64_t pos;          /* fine-tuning: sequences of the epoch consumed;
+                             pretraining: windows drawn */
+    int64_t *perm;        /* [n_perm] fine-tuning: order of the epoch */
+    int64_t n_perm;
+    float *params;        /* [n_params] current weights when the model file
+                             holds others (fine-tuning keeps the best), or NULL */
+    int64_t tokens;       /* input tokens so far */
+    int64_t skipped;      /* N-rich windows skipped so far */
+    int evals, bad_evals; /* fine-tuning: evaluations, and since the best */
+    double best_score;    /* fine-tuning: best value of the metric (larger is
+                             better: the loss is stored negated) */
+    int finished;         /* the run ended (steps done or stopped early) */
+    char *options;        /* JSON of the options that fix the trajectory */
+    char *data;           /* JSON of the data files and their sha256 */
+} md_train_ckpt;
+
+void md_train_ckpt_free(md_train_ckpt *ck);
+/* Paths of the state file and the marker of a model path (malloc'ed). */
+char *md_ckpt_state_path(const char *out);
+char *md_ckpt_marker_path(const char *out);
+/* Write a checkpoint: the model (when write_model; F32, with metadata
+ * mambadna.train.step = ck->model_step) and the state under temporary names,
+ * then the old marker removed, both renamed, the new marker written last. */
+int md_ckpt_write(const char *out, md_model *m, int write_model, const md_adamw *a,
+                  const md_train_ckpt *ck);
+/* Read a whole checkpoint: *m the model file (with ck->params set when the
+ * state carries the current weights), a's moments, ck. Refuses a checkpoint
+ * whose marker is missing or does not match the files. */
+int md_ckpt_read(const char *out, md_model **m, md_adamw *a, md_train_ckpt *ck);
+
 #endif

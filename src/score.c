@@ -40,6 +40,7 @@ int md_score_opt_resolve(md_score_opt *o, const md_model *m)
 typedef struct queued_seq {
     char *name;
     int64_t beg, len;
+    uint16_t flag;
     md_window_score *w; /* [n], allocated for the most windows the length allows */
     int64_t n;
     int closed;         /* every window queued */
@@ -109,7 +110,8 @@ static int emit_closed(score_job *j)
     int k = 0, ret = 0;
     for (; k < j->n_seqs && j->seqs[k].closed; k++) {
         queued_seq *q = &j->seqs[k];
-        if (ret == 0) ret = j->sink(j->ctx, q->name, q->beg, q->len, q->w, q->n);
+        md_scored_seq seq = {q->name, q->beg, q->len, q->flag, q->w, q->n};
+        if (ret == 0) ret = j->sink(j->ctx, &seq);
         free(q->name);
         free(q->w);
     }
@@ -151,6 +153,7 @@ static int queue_sequence(score_job *j, const md_record *rec, uint8_t *ids)
     memset(q, 0, sizeof *q);
     q->beg = rec->beg;
     q->len = rec->len;
+    q->flag = rec->flag;
     q->name = strdup(rec->name);
     q->w = malloc((size_t)(rec->len / o->stride + 2) * sizeof *q->w);
     if (!q->name || !q->w) {

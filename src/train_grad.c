@@ -30,10 +30,8 @@
 int md_model_loss_grad(md_model *m, int objective, const md_batch *batch, int threads,
                        float *grads, double *loss)
 {
-    if (threads > 0) {
-        omp_set_num_threads(threads);
-        openblas_set_num_threads(threads);
-    }
+    if (threads > 0) omp_set_num_threads(threads);
+    openblas_set_num_threads(omp_get_max_threads()); /* inference passes set it to 1 */
     return loss_grad_f32(m, m->params, grads, objective, batch, loss);
 }
 

@@ -84,12 +84,12 @@ typedef struct seen {
     int n;
 } seen;
 
-static int remember(void *ctx, const char *name, int64_t beg, int64_t len, const md_window_score *w,
-                    int64_t n)
+static int remember(void *ctx, const md_scored_seq *seq)
 {
-    (void)beg;
-    (void)len;
     seen *s = ctx;
+    const char *name = seq->name;
+    const md_window_score *w = seq->w;
+    int64_t n = seq->n;
     snprintf(s->names[s->n], sizeof s->names[s->n], "%s", name);
     s->n_windows[s->n] = n;
     s->first_plus[s->n] = n ? w[0].plus : -1;

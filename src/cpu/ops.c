@@ -6,12 +6,22 @@
 
 #include "cpu/ops.h"
 
+/* Rows per GEMM block. Blocks are fixed by the row count alone and run on
+ * OpenMP threads, each a single-threaded SGEMM, so results do not depend on
+ * the number of threads (OpenBLAS's own threading changes the rounding). */
+enum { GEMM_ROWS = 128 };
+
 void md_cpu_gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                     const float *W, float *C, int64_t ldc, float beta)
 {
     if (M == 0 || N == 0) return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)M, (blasint)N,
-                (blasint)K, 1.0f, A, (blasint)lda, W, (blasint)K, beta, C, (blasint)ldc);
+    #pragma omp parallel for schedule(static) if (M > GEMM_ROWS)
+    for (int64_t r0 = 0; r0 < M; r0 += GEMM_ROWS) {
+        int64_t m = M - r0 < GEMM_ROWS ? M - r0 : GEMM_ROWS;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)N, (blasint)K,
+                    1.0f, A + r0 * lda, (blasint)lda, W, (blasint)K, beta, C + r0 * ldc,
+                    (blasint)ldc);
+    }
 }
 
 void md_cpu_rmsnorm(const float *x, const float *w, int64_t T, int D, float eps, float *out)

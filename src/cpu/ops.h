@@ -4,7 +4,8 @@
 
 #include <stdint.h>
 
-/* C (M, N) = A (M, K, row stride lda) @ W^T, W (N, K); C += when beta = 1. */
+/* C (M, N) = A (M, K, row stride lda) @ W^T, W (N, K); C += when beta = 1.
+ * Threads over fixed blocks of rows: call with OpenBLAS set to one thread. */
 void md_cpu_gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                     const float *W, float *C, int64_t ldc, float beta);
 

@@ -102,6 +102,44 @@ assert np.allclose(b[0], a[:5].mean(0), rtol=2e-3, atol=2e-3)
 expect 1 "embed with a broken model" "$M" embed -m "$D/cli/tiny.fa" -o "$T/e4.npy" "$D/cli/tiny.fa"
 [ ! -e "$T/e4.npy" ] && [ ! -e "$T/e4.npy.tsv" ] && ok || bad "no output after a failed embed"
 
+# --- score
+expect 0 "init classifier" "$M" init -a caduceus-ph -d 16 -l 2 --classes 2 -o "$T/cls.safetensors"
+expect 2 "score needs a window for a model without one" "$M" score -m "$T/cls.safetensors" "$T/long0.fa"
+"$PY" -c "
+import random
+random.seed(2)
+with open('$T/g.fa', 'w') as f:
+    for name, n in (('c1', 3000), ('c2', 1700)):
+        f.write('>' + name + '\n' + ''.join(random.choice('ACGT') for _ in range(n)) + '\n')
+    f.write('>gap\n' + 'N' * 500 + '\n')
+"
+expect 0 "faidx g.fa" "$M" faidx "$T/g.fa"
+expect 0 "score bedGraph, 1 thread" "$M" score -m "$T/cls.safetensors" -w 200 -s 50 -t 1 -o "$T/s1.bedgraph" --calls "$T/c1.bed" --threshold 0.3 "$T/g.fa"
+expect 0 "score bedGraph, 2 threads" "$M" score -m "$T/cls.safetensors" -w 200 -s 50 -t 2 -o "$T/s2.bedgraph" --calls "$T/c2.bed" --threshold 0.3 "$T/g.fa"
+cmp -s "$T/s1.bedgraph" "$T/s2.bedgraph" && cmp -s "$T/c1.bed" "$T/c2.bed" && ok || bad "score output independent of the thread count"
+if "$PY" -c "
+rows = [l.split('\t') for l in open('$T/s1.bedgraph').read().splitlines()[1:]]
+last = {}
+for c, b, e, v in rows:
+    b, e, v = int(b), int(e), float(v)
+    assert b < e and 0 <= v <= 1, (c, b, e, v)
+    assert b >= last.get(c, 0), ('overlap', c, b)
+    last[c] = e
+assert set(last) == {'c1', 'c2'}, last     # the all-N contig is a gap
+assert last['c1'] == 3000 and last['c2'] == 1700
+"; then ok; else bad "bedGraph sorted, non-overlapping, covering the contigs"; fi
+expect 0 "score bigWig" "$M" score -m "$T/cls.safetensors" -w 200 -s 50 -o "$T/s.bw" "$T/g.fa"
+[ "$(head -c 4 "$T/s.bw" | od -An -tx4 | tr -d ' ')" = "888ffc26" ] && ok || bad "bigWig magic"
+expect 0 "score regions" "$M" score -m "$T/cls.safetensors" -w 200 -r c1:1-300 -r c2:101-250 -f tsv "$T/g.fa"
+[ "$(wc -l < "$T/out")" -eq 2 ] && ok || bad "one line per region"
+expect 0 "score windows TSV" "$M" score -m "$T/cls.safetensors" -w 200 -s 100 -f tsv "$T/g.fa"
+contains "$T/out" "^c1	2800	3000	" "last window ends at the contig end"
+expect 1 "score unknown contig" "$M" score -m "$T/cls.safetensors" -w 200 -r nope:1-10 "$T/g.fa"
+expect 0 "score reads" "$M" score -m "$T/cls.safetensors" -w 200 "$D/seqio/ex1_subset.bam"
+[ "$(wc -l < "$T/out")" -gt 10 ] && ok || bad "one line per read"
+expect 1 "score without a head" "$M" score -m "$T/m.safetensors" -w 100 "$T/g.fa"
+contains "$T/err" "classification head" "error says the model has no head"
+
 # --- an interrupted run leaves nothing under the final name
 "$PY" -c "
 import random
