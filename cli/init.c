@@ -22,6 +22,8 @@ void init_usage(FILE *fp)
             "      --dt-rank INT   dt projection rank [ceil(d_model/16)]\n"
             "      --combine STR   bidirectional combine: add|ew_multiply [add]\n"
             "      --classes INT   add a classification head with INT classes [0]\n"
+            "      --window INT    scoring window recorded in the model [none]\n"
+            "      --stride INT    scoring stride recorded in the model [window/4]\n"
             "      --seed INT      random seed [1]\n"
             "      --dtype STR     f32|bf16|f16 [f32]\n"
             "  -o, --output FILE   output model file (required)\n",
@@ -37,10 +39,12 @@ int init_main(int argc, char **argv)
         {"dt-rank", required_argument, 0, 4}, {"combine", required_argument, 0, 5},
         {"classes", required_argument, 0, 6}, {"seed", required_argument, 0, 7},
         {"dtype", required_argument, 0, 8},   {"output", required_argument, 0, 'o'},
+        {"window", required_argument, 0, 9},  {"stride", required_argument, 0, 10},
         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     const char *cmd = "init", *out = NULL;
     int arch = MD_ARCH_CADUCEUS_PS, d_model = 128, n_layer = 4, dtype = MD_F32;
     int d_state = 16, d_conv = 4, expand = 2, dt_rank = 0, combine = MD_COMBINE_ADD, classes = 0;
+    long window = 0, stride = 0;
     uint64_t seed = 1;
     int c;
     char *end;
@@ -67,6 +71,8 @@ int init_main(int argc, char **argv)
             break;
         case 6: classes = (int)v; break;
         case 7: seed = (uint64_t)v; break;
+        case 9: window = v; break;
+        case 10: stride = v; break;
         case 8:
             if ((dtype = cli_parse_dtype(optarg)) < 0) goto bad_value;
             break;
@@ -90,6 +96,8 @@ int init_main(int argc, char **argv)
     if (dt_rank) cfg.dt_rank = dt_rank;
     cfg.combine = combine;
     cfg.n_classes = classes;
+    cfg.window = window;
+    cfg.stride = window ? (stride ? stride : (window + 3) / 4) : 0;
     if (md_config_check(&cfg) < 0) {
         cli_fail(cmd);
         return EXIT_USAGE;
