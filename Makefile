@@ -61,7 +61,7 @@ $(BUILD)/%.o: %.c $(wildcard src/*.h src/*.inc src/cpu/*.h src/cpu/*.inc cli/*.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-$(BUILD)/%.o: %.cu $(wildcard src/*.h cuda/*.cuh)
+$(BUILD)/%.o: %.cu $(wildcard src/*.h cuda/*.h cuda/dev/*.h)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -Isrc -c $< -o $@
 

@@ -1,0 +1,28 @@
+#!/bin/sh
+# GPU tests: every CUDA kernel against the CPU reference on fresh random
+# inputs with poisoned outputs (cuda/dev harnesses). Skipped, and said so,
+# where there is no NVIDIA GPU or no nvcc.
+#   tests/gpu/run-gpu-tests.sh BUILD_DIR
+set -u
+build=${1:-build}
+cd "$(dirname "$0")/../.."
+if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then
+    echo "GPU tests skipped: no NVIDIA GPU on this machine (the CUDA backend was built: $( [ -f "$build/cuda/scan.o" ] && echo yes || echo no))"
+    exit 0
+fi
+if ! command -v nvcc >/dev/null 2>&1; then
+    echo "GPU tests skipped: nvcc not found"
+    exit 0
+fi
+out="$build/gpu"
+mkdir -p "$out"
+CF="-O3 -march=native -fopenmp -std=c11 -D_GNU_SOURCE -Wno-psabi -Isrc -Icuda/dev/stub"
+set -e
+gcc $CF -c src/cpu/ops.c -o "$out/ops.o"
+gcc $CF -c src/log.c -o "$out/log.o"
+gcc $CF -c cuda/dev/scan_ref.c -o "$out/scan_ref.o"
+nvcc -O3 -std=c++17 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -Isrc \
+    cuda/scan.cu cuda/dev/scan_harness.cu "$out/ops.o" "$out/log.o" "$out/scan_ref.o" \
+    -Xcompiler -fopenmp -o "$out/scan_harness"
+"$out/scan_harness" --no-bench
+echo "[  PASSED  ] GPU selective scan against the CPU reference"
