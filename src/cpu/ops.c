@@ -58,6 +58,22 @@ void md_cpu_layernorm(const float *x, const float *w, const float *b, int64_t T,
  * vector. */
 enum { EB = 16 };
 
+/* Loads and stores of a channel block: a whole vector, or the first nc lanes
+ * (constant-size copies compile to single vector moves). */
+static inline md_v16f load_block(const float *p, int nc)
+{
+    md_v16f v = {0};
+    if (nc == EB) memcpy(&v, p, sizeof v);
+    else memcpy(&v, p, (size_t)nc * sizeof(float));
+    return v;
+}
+
+static inline void store_block(float *p, md_v16f v, int nc)
+{
+    if (nc == EB) memcpy(p, &v, sizeof v);
+    else memcpy(p, &v, (size_t)nc * sizeof(float));
+}
+
 void md_cpu_conv1d_silu(const float *x, int64_t ldx, const float *w, const float *b,
                         int64_t S, int E, int K, int e0, int e1, int dir,
                         float *state, float *out)
@@ -75,13 +91,10 @@ void md_cpu_conv1d_silu(const float *x, int64_t ldx, const float *w, const float
             int64_t t = dir > 0 ? s : S - 1 - s;
             const float *xt = x + t * ldx + c0;
             float *ot = out + t * E + c0;
-            md_v16f xin = {0};
-            memcpy(&xin, xt, (size_t)nc * sizeof(float));
-            win[K - 1] = xin;
+            win[K - 1] = load_block(xt, nc);
             md_v16f acc = bias;
             for (int k = 0; k < K; k++) acc += wk[k] * win[k];
-            md_v16f o = md_siluv(acc);
-            memcpy(ot, &o, (size_t)nc * sizeof(float));
+            store_block(ot, md_siluv(acc), nc);
             for (int k = 0; k < K - 1; k++) win[k] = win[k + 1];
         }
         for (int k = 0; k < K - 1; k++)
@@ -117,14 +130,7 @@ scan_blocks(const float *u, const float *dt, const float *dt_bias, const float *
             int64_t t = dir > 0 ? s : S - 1 - s;
             const float *ut = u + t * E + c0, *dtt = dt + t * E + c0;
             const float *Bt = Bm + t * ldbc, *Ct = Cm + t * ldbc;
-            md_v16f uv = {0}, delta = {0};
-            if (nc == EB) {
-                memcpy(&uv, ut, sizeof uv);
-                memcpy(&delta, dtt, sizeof delta);
-            } else {
-                memcpy(&uv, ut, (size_t)nc * sizeof(float));
-                memcpy(&delta, dtt, (size_t)nc * sizeof(float));
-            }
+            md_v16f uv = load_block(ut, nc), delta = load_block(dtt, nc);
             delta = md_softplusv(delta + bias);
             md_v16f du = delta * uv, acc = dskip * uv;
             #pragma GCC unroll 16
@@ -133,12 +139,8 @@ scan_blocks(const float *u, const float *dt, const float *dt_bias, const float *
                 acc += h[n] * Ct[n];
             }
             float *yt = y + t * E + c0;
-            if (z) {
-                md_v16f zv = {0};
-                memcpy(&zv, z + t * ldz + c0, (size_t)nc * sizeof(float));
-                acc *= md_siluv(zv);
-            }
-            memcpy(yt, &acc, (size_t)nc * sizeof(float));
+            if (z) acc *= md_siluv(load_block(z + t * ldz + c0, nc));
+            store_block(yt, acc, nc);
         }
         for (int j = 0; j < nc; j++)
             for (int n = 0; n < N; n++) state[(int64_t)n * E + c0 + j] = h[n][j];
