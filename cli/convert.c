@@ -1,6 +1,7 @@
 /* convert.c: `mambadna convert`, checkpoints to the native model file. */
 #include <getopt.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -11,16 +12,24 @@ void convert_usage(FILE *fp)
                 "checkpoint, or a native file) as a native mambadna model file.\n\n"
                 "Options:\n"
                 "      --dtype STR     f32|bf16|f16 [f32]\n"
+                "      --window INT    record a scoring window (default of `score`)\n"
+                "      --stride INT    record a scoring stride [window/4]\n"
+                "      --meta KEY=VAL  add a metadata entry (repeatable)\n"
                 "  -o, --output FILE   output model file (required)\n");
 }
 
 int convert_main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"dtype", required_argument, 0, 1},
+                                              {"window", required_argument, 0, 2},
+                                              {"stride", required_argument, 0, 3},
+                                              {"meta", required_argument, 0, 4},
                                               {"output", required_argument, 0, 'o'},
                                               {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *cmd = "convert", *out = NULL;
-    int c, dtype = MD_F32;
+    int c, dtype = MD_F32, n_meta = 0;
+    int64_t window = -1, stride = 0;
+    char *meta[64];
     while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) >= 0) {
         switch (c) {
         case 1:
@@ -28,6 +37,20 @@ int convert_main(int argc, char **argv)
                 cli_error(cmd, "invalid --dtype '%s'", optarg);
                 return EXIT_USAGE;
             }
+            break;
+        case 2:
+        case 3:
+            if (cli_parse_size(optarg, c == 2 ? &window : &stride) < 0) {
+                cli_error(cmd, "invalid value '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 4:
+            if (!strchr(optarg, '=') || n_meta == 64) {
+                cli_error(cmd, "--meta takes KEY=VALUE (at most 64)");
+                return EXIT_USAGE;
+            }
+            meta[n_meta++] = optarg;
             break;
         case 'o': out = optarg; break;
         case 'h': convert_usage(stdout); return cli_close_stdout(cmd);
@@ -40,7 +63,16 @@ int convert_main(int argc, char **argv)
     }
     md_model *m = md_model_load(argv[optind]);
     if (!m) return cli_fail(cmd);
-    int ret = md_model_save(m, out, dtype);
+    int ret = 0;
+    if (window >= 0 || stride > 0)
+        ret = md_model_set_window(m, window >= 0 ? window : md_model_config(m)->window, stride);
+    for (int i = 0; ret == 0 && i < n_meta; i++) {
+        char *eq = strchr(meta[i], '=');
+        *eq = 0;
+        ret = md_model_set_meta(m, meta[i], eq + 1);
+        *eq = '=';
+    }
+    if (ret == 0) ret = md_model_save(m, out, dtype);
     md_model_free(m);
     return ret < 0 ? cli_fail(cmd) : EXIT_OK;
 }

@@ -347,6 +347,8 @@ int64_t md_model_n_params(const md_model *m);
 /** Metadata (string key -> string value) carried by the model file. */
 const char *md_model_meta(const md_model *m, const char *key);
 int md_model_set_meta(md_model *m, const char *key, const char *value);
+/** Record the default scoring window and stride (stride 0: window / 4). */
+int md_model_set_window(md_model *m, int64_t window, int64_t stride);
 int md_model_n_meta(const md_model *m);
 const char *md_model_meta_key(const md_model *m, int i);
 /** Parameter tensors, in file order: name, shape, element count. */
@@ -367,9 +369,23 @@ typedef struct md_forward_opt {
     int rc_avg;      /**< PH and causal models: average with the output on the
                           reverse complement, flipped back (post-hoc conjoining) */
     md_profile *profile; /**< accumulate time per kind of work, or NULL */
+    int device;      /**< where the forward runs: 0 the CPU (the default of
+                          md_forward_opt_init), k >= 1 CUDA device k-1 (see
+                          md_device_parse). The GPU gives the CPU's results
+                          within float32 rounding; it uploads the parameters
+                          at its first call and keeps that copy with the
+                          model (uploaded again when the parameters change) */
 } md_forward_opt;
 
 void md_forward_opt_init(md_forward_opt *opt);
+
+/** Number of CUDA devices this process can use: 0 in a build without CUDA
+ *  or on a machine without an NVIDIA GPU. */
+int md_device_count(void);
+/** Parse a device name into md_forward_opt.device: "cpu" -> 0, "cuda" ->
+ *  1 (device 0), "cuda:N" -> N + 1. 0, or an error that says why (no CUDA
+ *  in this build, no GPU, N out of range, unknown name). */
+int md_device_parse(const char *name, int *device);
 
 /** Hidden states after the final norm. tokens[B*L] (row-major B x L);
  *  out[B*L*H] with H = md_config_hidden_width(). For PS models the second

@@ -211,6 +211,14 @@ int md_model_set_meta(md_model *m, const char *key, const char *value)
     return 0;
 }
 
+int md_model_set_window(md_model *m, int64_t window, int64_t stride)
+{
+    if (window < 0 || stride < 0) return md_error(MD_ERR_ARG, "negative window or stride");
+    m->cfg.window = window;
+    m->cfg.stride = window ? (stride ? stride : (window + 3) / 4) : 0;
+    return 0;
+}
+
 int md_model_n_meta(const md_model *m) { return m->n_meta; }
 const char *md_model_meta_key(const md_model *m, int i)
 {
