@@ -183,7 +183,9 @@ static md_model *load_native(const char *path)
         goto out;
     }
     if (md_config_from_json(json, &cfg) < 0) {
-        md_error(MD_ERR_FORMAT, "%s: %s", path, md_last_error());
+        char why[512]; /* the message is rewritten with the file name */
+        snprintf(why, sizeof why, "%s", md_last_error());
+        md_error(MD_ERR_FORMAT, "%s: %s", path, why);
         goto out;
     }
     if (!(m = md_model_alloc(&cfg))) goto out;
