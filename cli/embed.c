@@ -30,9 +30,10 @@ void embed_usage(FILE *fp)
             "      --dtype STR      f32|f16 [f32]\n"
             "      --batch INT      windows run together [%d]\n"
             "      --chunk INT      positions processed at a time, bounding memory [%lld]\n"
+            "      --device STR     cpu|cuda|cuda:N: where the network runs [%s]\n"
             "  -t, --threads INT    threads [all cores]\n"
             "  -o, --output FILE    output NPY file (required)\n",
-            o.batch, (long long)o.fwd.chunk);
+            o.batch, (long long)o.fwd.chunk, md_device_count() > 0 ? "cuda" : "cpu");
 }
 
 int embed_main(int argc, char **argv)
@@ -44,10 +45,12 @@ int embed_main(int argc, char **argv)
         {"rc", required_argument, 0, 2},       {"dtype", required_argument, 0, 3},
         {"batch", required_argument, 0, 4},    {"chunk", required_argument, 0, 5},
         {"threads", required_argument, 0, 't'}, {"output", required_argument, 0, 'o'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+        {"device", required_argument, 0, 6},   {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     const char *cmd = "embed", *model_path = NULL, *out = NULL;
     md_embed_opt o;
     md_embed_opt_init(&o);
+    o.fwd.device = md_device_count() > 0 ? 1 : 0; /* the first GPU when there is one */
     cli_regions regions = {0};
     int c;
     int64_t v;
@@ -89,6 +92,9 @@ int embed_main(int argc, char **argv)
             break;
         case 5:
             if (cli_parse_size(optarg, &o.fwd.chunk) < 0) goto bad_value;
+            break;
+        case 6:
+            if (md_device_parse(optarg, &o.fwd.device) < 0) goto usage_error_lib;
             break;
         case 't':
             if (cli_parse_size(optarg, &v) < 0 || v < 1 || v > 4096) goto bad_value;

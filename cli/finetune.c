@@ -7,21 +7,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "train_args.h"
 
-/* Shared with pretrain (defined in pretrain.c). */
-typedef struct cli_train_args {
-    const char *out, *model;
-    int arch, d_model, n_layer, d_state, d_conv, expand;
-    int no_progress;
-} cli_train_args;
-extern const struct option cli_train_longopts[];
-extern const int cli_train_n_longopts;
-void cli_train_args_init(cli_train_args *a);
-int cli_train_option(int c, const char *arg, md_train_opt *o, cli_train_args *a);
-void cli_train_usage(FILE *fp, const md_train_opt *o);
-void cli_train_model_usage(FILE *fp);
-char *cli_command_line(int argc, char **argv);
-md_model *cli_train_model(const cli_train_args *a, int n_classes, uint64_t seed);
 
 enum {
     OPT_TRAIN = 1200, OPT_DEV, OPT_POS, OPT_NEG, OPT_DEV_POS, OPT_DEV_NEG, OPT_CLASSES,

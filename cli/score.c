@@ -36,6 +36,7 @@ void score_usage(FILE *fp)
             "      --max-n F         skip windows with a larger N fraction [%.2f]\n"
             "      --batch INT       windows per forward pass [%d]\n"
             "      --all             reads: score secondary and supplementary too\n"
+            "      --device STR      cpu|cuda|cuda:N: where the network runs [%s]\n"
             "  -t, --threads INT     threads [all cores]\n\n"
             "bedGraph/bigWig: each base gets the mean score of the windows covering it;\n"
             "bases only N-rich windows cover are left out. bigWig needs IN.fai.\n"
@@ -43,7 +44,7 @@ void score_usage(FILE *fp)
             "scoring strand ('.' for PS models). With -r/-R and -f bed|tsv: one score\n"
             "per region (its best window). TSV of windows: contig, start, end, plus,\n"
             "minus, score. Reads: name, flag, length, score.\n",
-            MD_DEFAULT_PROMOTER_MODEL, o.max_n, o.batch);
+            MD_DEFAULT_PROMOTER_MODEL, o.max_n, o.batch, md_device_count() > 0 ? "cuda" : "cpu");
 }
 
 typedef struct score_out {
@@ -204,10 +205,11 @@ int score_main(int argc, char **argv)
         {"threshold", required_argument, 0, 4}, {"max-n", required_argument, 0, 5},
         {"batch", required_argument, 0, 6},     {"all", no_argument, 0, 7},
         {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"device", required_argument, 0, 8},    {0, 0, 0, 0}};
     const char *cmd = "score", *model_path = NULL, *out = "-", *calls = NULL;
     md_score_opt o;
     md_score_opt_init(&o);
+    o.fwd.device = md_device_count() > 0 ? 1 : 0; /* the first GPU when there is one */
     cli_regions regions = {0};
     int c, format = FMT_AUTO, all = 0;
     double threshold = 0.5;
@@ -258,6 +260,9 @@ int score_main(int argc, char **argv)
             o.batch = (int)v;
             break;
         case 7: all = 1; break;
+        case 8:
+            if (md_device_parse(optarg, &o.fwd.device) < 0) goto usage_error_lib;
+            break;
         case 't':
             if (cli_parse_size(optarg, &v) < 0 || v < 1 || v > 4096) goto bad_value;
             o.fwd.threads = (int)v;
