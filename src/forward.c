@@ -9,6 +9,9 @@
 
 #include "cpu/ops.h"
 #include "model.h"
+#ifdef MD_HAVE_CUDA
+#include "../cuda/backend.h"
+#endif
 
 void md_forward_opt_init(md_forward_opt *opt)
 {
@@ -214,6 +217,14 @@ int md_model_forward_rows(md_model *m, const uint8_t *tokens, int B, int64_t L,
         if (tokens[i] >= c->vocab_size)
             return md_error(MD_ERR_ARG, "token id %d outside the vocabulary (%d)", tokens[i],
                             c->vocab_size);
+    if (opt && opt->device > 0) { /* CUDA device opt->device - 1 */
+#ifdef MD_HAVE_CUDA
+        return md_cuda_forward_rows(m, tokens, B, L, opt, out);
+#else
+        return md_error(MD_ERR_ARG, "device cuda:%d asked for, but this mambadna was built "
+                        "without the CUDA backend", opt->device - 1);
+#endif
+    }
     set_threads(opt);
     int64_t chunk = opt ? opt->chunk : 0;
     int whole = chunk <= 0 || chunk >= L;

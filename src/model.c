@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "model.h"
+#ifdef MD_HAVE_CUDA
+#include "../cuda/backend.h"
+#endif
 
 /* Tensor names follow the checkpoints users bring: mamba_ssm's
  * MambaLMHeadModel for causal models, Caduceus for bidirectional ones. */
@@ -146,6 +149,9 @@ nomem:
 void md_model_free(md_model *m)
 {
     if (!m) return;
+#ifdef MD_HAVE_CUDA
+    md_cuda_model_release(m); /* the parameters' device copy, if any */
+#endif
     for (int i = 0; i < m->n_meta; i++) {
         free(m->meta_keys[i]);
         free(m->meta_values[i]);

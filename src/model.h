@@ -50,6 +50,8 @@ struct md_model {
     float *head_b;           /* (C) */
     char **meta_keys, **meta_values;
     int n_meta;
+    void *gpu;               /* device copy for the CUDA forward (cuda/forward.cu:
+                                md_cuda_model_release frees it), or NULL */
 };
 
 /* Build the parameter table and the buffer (zeroed) for cfg. NULL on error. */

@@ -26,3 +26,19 @@ nvcc -O3 -std=c++17 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90
     -Xcompiler -fopenmp -o "$out/scan_harness"
 "$out/scan_harness" --no-bench
 echo "[  PASSED  ] GPU selective scan against the CPU reference"
+
+# The whole inference forward (cuda/forward.cu) against the CPU forward on
+# random models of the three architectures: needs the CUDA build of the
+# library (make CUDA=1; `make test-gpu` builds it first).
+if [ ! -f "$build/libmambadna.a" ] || [ ! -f "$build/cuda/forward.o" ]; then
+    echo "GPU forward check skipped: $build has no CUDA build of the library (make CUDA=1 BUILD=$build)"
+    exit 0
+fi
+cuda_lib="$(dirname "$(command -v nvcc)")/../lib64"
+gcc -std=c11 -D_GNU_SOURCE -O2 -fopenmp -Wall -Wextra -Werror -Wno-psabi -Isrc \
+    $(pkg-config --cflags openblas 2>/dev/null) -DMD_HAVE_CUDA \
+    cuda/dev/forward_check.c "$build/libmambadna.a" -o "$out/forward_check" \
+    -lhts -lBigWig -ljansson -lcrypto -lopenblas -lz -lm -lpthread \
+    -L"$cuda_lib" -lcublasLt -lcublas -lcudart -lstdc++ -Wl,-rpath,"$cuda_lib"
+"$out/forward_check"
+echo "[  PASSED  ] GPU inference forward against the CPU forward"
