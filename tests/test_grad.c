@@ -2,7 +2,9 @@
  * against central finite differences in float64, for every architecture,
  * combine mode and objective; and the float32 gradients against float64. */
 #include <math.h>
+#include <omp.h>
 
+#include "cpu/grad_fast.h"
 #include "model.h"
 #include "testutil.h"
 
@@ -154,9 +156,167 @@ static void test_loss_matches_inference(void **state)
     }
 }
 
+/* ---- the vectorised float32 kernels against the float64 template ones --- */
+
+static uint64_t kseed = 88172645463325252ull;
+
+static double urand(double lo, double hi)
+{
+    kseed ^= kseed << 13, kseed ^= kseed >> 7, kseed ^= kseed << 17;
+    return lo + (hi - lo) * (double)(kseed >> 11) / 9007199254740992.0;
+}
+
+/* A float buffer of n values in [lo, hi) and its float64 copy; with NaN
+ * columns [cols, ld) of every row of ld when ld > cols (padding neither
+ * kernel may touch). */
+typedef struct kbuf {
+    float *f;
+    double *d;
+    int64_t n;
+} kbuf;
+
+static kbuf kb_new(int64_t rows, int64_t ld, int64_t cols, double lo, double hi)
+{
+    kbuf b = {malloc((size_t)(rows * ld) * sizeof(float)), malloc((size_t)(rows * ld) * sizeof(double)),
+              rows * ld};
+    assert_non_null(b.f);
+    assert_non_null(b.d);
+    for (int64_t i = 0; i < b.n; i++) {
+        b.f[i] = i % ld < cols ? (float)urand(lo, hi) : NAN;
+        b.d[i] = b.f[i];
+    }
+    return b;
+}
+
+static void kb_poison(kbuf *b)
+{
+    for (int64_t i = 0; i < b->n; i++) b->f[i] = NAN, b->d[i] = NAN;
+}
+
+static void kb_free(kbuf *b)
+{
+    free(b->f);
+    free(b->d);
+}
+
+static double kworst; /* largest relative difference seen */
+static const char *kworst_what = "";
+
+/* NaN exactly where the reference has NaN (poison not overwritten, padding
+ * not touched), elsewhere relative RMS difference < tol. */
+static void kb_check(const char *what, const kbuf *b, double tol)
+{
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < b->n; i++) {
+        if (isnan(b->d[i]) != isnan(b->f[i]))
+            fail_msg("%s[%lld]: %g, reference %g", what, (long long)i, b->f[i], b->d[i]);
+        if (isnan(b->d[i])) continue;
+        assert_true(isfinite(b->f[i]));
+        num += (b->f[i] - b->d[i]) * (b->f[i] - b->d[i]);
+        den += b->d[i] * b->d[i];
+    }
+    double err = den > 0 ? sqrt(num / den) : sqrt(num);
+    if (err >= tol) fail_msg("%s: relative difference %.2e", what, err);
+    if (err > kworst) kworst = err, kworst_what = what;
+}
+
+static void kernel_case(int E, int N, int K, int dir, int rows, int64_t Ls, int threads)
+{
+    omp_set_num_threads(threads);
+    int64_t S = rows * Ls, ldx = E + 5, ldz = E + 3, ldbc = 2 * N + 3, ldg = 2 * N + 5;
+    int64_t n_save = rows * ((Ls + MD_SCAN_CHUNK - 1) / MD_SCAN_CHUNK) * N * E;
+    double tol = 2e-5;
+    /* conv */
+    kbuf x = kb_new(S, ldx, E, -1, 1), cw = kb_new(E, K, K, -0.8, 0.8), cb = kb_new(E, 1, 1, -0.5, 0.5);
+    kbuf out = kb_new(S, E, E, 0, 1), gu = kb_new(S, E, E, -1, 1), gx = kb_new(S, ldx, E, -1, 1);
+    kbuf gw = kb_new(E, K, K, -1, 1), gb = kb_new(E, 1, 1, -1, 1);
+    kb_poison(&out);
+    md_grad_conv_fwd(x.f, ldx, cw.f, cb.f, rows, Ls, E, K, dir, out.f);
+    md_grad_ref_conv_fwd(x.d, ldx, cw.d, cb.d, rows, Ls, E, K, dir, out.d);
+    kb_check("conv out", &out, tol);
+    md_grad_conv_bwd(x.f, ldx, cw.f, cb.f, rows, Ls, E, K, dir, gu.f, gx.f, gw.f, gb.f);
+    md_grad_ref_conv_bwd(x.d, ldx, cw.d, cb.d, rows, Ls, E, K, dir, gu.d, gx.d, gw.d, gb.d);
+    kb_check("conv g_x", &gx, tol);
+    kb_check("conv g_w", &gw, tol);
+    kb_check("conv g_b", &gb, tol);
+    /* scan: B and C in rows of ldbc at 1 and 1 + N */
+    kbuf u = kb_new(S, E, E, -1, 1), dtr = kb_new(S, E, E, -2.5, 1), bias = kb_new(E, 1, 1, -1, 0.5);
+    kbuf alog = kb_new(E, N, N, 0, 1), bc = kb_new(S, ldbc, 1 + 2 * N, -1, 1);
+    kbuf dv = kb_new(E, 1, 1, 0.5, 1.5), z = kb_new(S, ldz, E, -2, 2), gy = kb_new(S, E, E, -1, 1);
+    kbuf y = kb_new(S, E, E, 0, 1), hsave = kb_new(n_save, 1, 1, 0, 1);
+    kbuf gu2 = kb_new(S, E, E, 0, 1), gdtr = kb_new(S, E, E, 0, 1), gz = kb_new(S, ldz, E, -1, 1);
+    kbuf gbc = kb_new(S, ldg, 2 * N, -1, 1), galog = kb_new(E, N, N, -1, 1);
+    kbuf gd = kb_new(E, 1, 1, -1, 1), gbias = kb_new(E, 1, 1, -1, 1);
+    for (int64_t i = 0; i < S * ldbc; i += ldbc) bc.f[i] = NAN, bc.d[i] = NAN; /* not B or C */
+    for (int e = 0; e < E; e++)
+        for (int n = 0; n < N; n++) { /* S4D-like A = -(n + 1), perturbed */
+            alog.f[e * N + n] = (float)(log(n + 1.0) + urand(-0.3, 0.3));
+            alog.d[e * N + n] = alog.f[e * N + n];
+        }
+    for (int64_t i = 0; i < S * E; i += 97) dtr.f[i] = 25, dtr.d[i] = 25; /* softplus(x) = x */
+    int64_t n_part = (int64_t)threads * S * 2 * N;
+    float *part = malloc((size_t)n_part * sizeof(float));
+    double *part_d = malloc((size_t)n_part * sizeof(double));
+    for (int64_t i = 0; i < n_part; i++) part[i] = NAN;
+    kb_poison(&y);
+    kb_poison(&hsave);
+    md_grad_scan_fwd(u.f, dtr.f, bias.f, alog.f, bc.f + 1, bc.f + 1 + N, ldbc, dv.f, z.f, ldz, rows,
+                     Ls, E, N, dir, y.f, hsave.f);
+    md_grad_ref_scan_fwd(u.d, dtr.d, bias.d, alog.d, bc.d + 1, bc.d + 1 + N, ldbc, dv.d, z.d, ldz,
+                         rows, Ls, E, N, dir, y.d, hsave.d);
+    kb_check("scan y", &y, tol);
+    kb_check("scan hsave", &hsave, tol);
+    kb_poison(&y);
+    kb_poison(&gu2);
+    kb_poison(&gdtr);
+    md_grad_scan_bwd(u.f, dtr.f, bias.f, alog.f, bc.f + 1, bc.f + 1 + N, ldbc, dv.f, z.f, ldz, rows,
+                     Ls, E, N, dir, hsave.f, gy.f, y.f, gu2.f, gdtr.f, gz.f, gbc.f, ldg, galog.f,
+                     gd.f, gbias.f, part);
+    md_grad_ref_scan_bwd(u.d, dtr.d, bias.d, alog.d, bc.d + 1, bc.d + 1 + N, ldbc, dv.d, z.d, ldz,
+                         rows, Ls, E, N, dir, hsave.d, gy.d, y.d, gu2.d, gdtr.d, gz.d, gbc.d, ldg,
+                         galog.d, gd.d, gbias.d, part_d);
+    kb_check("scan_bwd y", &y, tol);
+    kb_check("scan g_u", &gu2, tol);
+    kb_check("scan g_dtr", &gdtr, tol);
+    kb_check("scan g_z", &gz, tol);
+    kb_check("scan g_B|g_C", &gbc, tol);
+    kb_check("scan g_A_log", &galog, tol);
+    kb_check("scan g_D", &gd, tol);
+    kb_check("scan g_bias", &gbias, tol);
+    kbuf all[] = {x, cw, cb, out, gu, gx, gw, gb, u, dtr, bias, alog, bc, dv, z, gy, y, hsave,
+                  gu2, gdtr, gz, gbc, galog, gd, gbias};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) kb_free(&all[i]);
+    free(part);
+    free(part_d);
+}
+
+static void test_fast_kernels(void **state)
+{
+    (void)state;
+    int saved = omp_get_max_threads(), n = 0;
+    /* E with a masked tail block; N generic and unrolled; L = 150 ends in a
+     * partial scan chunk; rows and threads so that the scan backward runs
+     * both with whole rows per task and with channel groups */
+    const int Es[] = {40, 24}, Ns[] = {4, 16}, dirs[] = {1, -1}, rowss[] = {1, 3, 13}, ths[] = {1, 3};
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 2; b++)
+            for (int c = 0; c < 2; c++)
+                for (int d = 0; d < 3; d++)
+                    for (int e = 0; e < 2; e++, n++)
+                        kernel_case(Es[a], Ns[b], Ns[b] == 4 ? 3 : 4, dirs[c], rowss[d], 150, ths[e]);
+    /* larger states (sums of g_B / g_C over several groups of 16) */
+    kernel_case(24, 33, 2, 1, 2, 150, 2);
+    kernel_case(40, 64, 4, -1, 3, 70, 3);
+    n += 2;
+    omp_set_num_threads(saved);
+    print_message("%d kernel cases agree with the float64 templates, worst relative "
+                  "difference %.2e (%s)\n", n, kworst, kworst_what);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fast_kernels),
         cmocka_unit_test(test_gradients),
         cmocka_unit_test(test_loss_matches_inference),
     };
