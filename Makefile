@@ -54,14 +54,20 @@ REPLAY_BIN:= $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
+# Objects depend on a stamp of the CUDA setting, so that switching it
+# rebuilds everything instead of mixing objects of both kinds.
+CONFIG_STAMP := $(BUILD)/config.cuda$(CUDA)
+$(CONFIG_STAMP):
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/config.cuda* && touch $@
+
 .PHONY: all demo test test-asan test-gpu deps check-unit bench fuzz install clean
 all: mambadna
 
-$(BUILD)/%.o: %.c $(wildcard src/*.h src/*.inc src/cpu/*.h src/cpu/*.inc cli/*.h)
+$(BUILD)/%.o: %.c $(wildcard src/*.h src/*.inc src/cpu/*.h src/cpu/*.inc cli/*.h) $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-$(BUILD)/%.o: %.cu $(wildcard src/*.h cuda/*.h cuda/dev/*.h)
+$(BUILD)/%.o: %.cu $(wildcard src/*.h cuda/*.h cuda/dev/*.h) $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -Isrc -c $< -o $@
 
