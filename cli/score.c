@@ -35,15 +35,16 @@ void score_usage(FILE *fp)
             "      --threshold P     probability for calls [0.5]\n"
             "      --max-n F         skip windows with a larger N fraction [%.2f]\n"
             "      --batch INT       windows per forward pass [%d]\n"
+            "      --per-region      with -r/-R: one line per region (its best window),\n"
+            "                        as BED (-f bed) or TSV\n"
             "      --all             reads: score secondary and supplementary too\n"
             "      --device STR      cpu|cuda|cuda:N: where the network runs [%s]\n"
             "  -t, --threads INT     threads [all cores]\n\n"
             "bedGraph/bigWig: each base gets the mean score of the windows covering it;\n"
             "bases only N-rich windows cover are left out. bigWig needs IN.fai.\n"
             "BED calls: name 'p=<max probability>', score 1000*max, strand of the higher\n"
-            "scoring strand ('.' for PS models). With -r/-R and -f bed|tsv: one score\n"
-            "per region (its best window). TSV of windows: contig, start, end, plus,\n"
-            "minus, score. Reads: name, flag, length, score.\n",
+            "scoring strand ('.' for PS models). TSV of windows: contig, start, end,\n"
+            "plus, minus, score. Reads: name, flag, length, score.\n",
             MD_DEFAULT_PROMOTER_MODEL, o.max_n, o.batch, md_device_count() > 0 ? "cuda" : "cpu");
 }
 
@@ -204,6 +205,7 @@ int score_main(int argc, char **argv)
         {"output", required_argument, 0, 'o'},  {"calls", required_argument, 0, 3},
         {"threshold", required_argument, 0, 4}, {"max-n", required_argument, 0, 5},
         {"batch", required_argument, 0, 6},     {"all", no_argument, 0, 7},
+        {"per-region", no_argument, 0, 9},
         {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
         {"device", required_argument, 0, 8},    {0, 0, 0, 0}};
     const char *cmd = "score", *model_path = NULL, *out = "-", *calls = NULL;
@@ -211,7 +213,7 @@ int score_main(int argc, char **argv)
     md_score_opt_init(&o);
     o.fwd.device = md_device_count() > 0 ? 1 : 0; /* the first GPU when there is one */
     cli_regions regions = {0};
-    int c, format = FMT_AUTO, all = 0;
+    int c, format = FMT_AUTO, all = 0, per_region = 0;
     double threshold = 0.5;
     int64_t v;
     char *end;
@@ -260,6 +262,7 @@ int score_main(int argc, char **argv)
             o.batch = (int)v;
             break;
         case 7: all = 1; break;
+        case 9: per_region = 1; break;
         case 8:
             if (md_device_parse(optarg, &o.fwd.device) < 0) goto usage_error_lib;
             break;
@@ -276,6 +279,10 @@ int score_main(int argc, char **argv)
     }
     if (optind + 1 != argc) goto usage_error;
     if (format == FMT_AUTO) format = strcmp(out, "-") ? format_from_path(out) : FMT_BEDGRAPH;
+    if (per_region && (regions.n == 0 || (format != FMT_BED && format != FMT_TSV))) {
+        cli_error(cmd, "--per-region needs -r or -R and -f bed or tsv");
+        goto usage_error;
+    }
     if (format == FMT_BIGWIG && !strcmp(out, "-")) {
         cli_error(cmd, "bigWig output needs -o FILE");
         goto usage_error;
@@ -307,7 +314,7 @@ int score_main(int argc, char **argv)
     if (src) {
         int f = md_seqsource_format(src);
         so.reads = f != MD_FMT_FASTA;
-        so.per_region = !so.reads && regions.n > 0 && (format == FMT_BED || format == FMT_TSV);
+        so.per_region = !so.reads && per_region;
         if (so.reads) so.format = FMT_TSV;
     }
     if (!src || open_outputs(&so, src, out, calls) < 0) {

@@ -130,8 +130,9 @@ assert last['c1'] == 3000 and last['c2'] == 1700
 "; then ok; else bad "bedGraph sorted, non-overlapping, covering the contigs"; fi
 expect 0 "score bigWig" "$M" score -m "$T/cls.safetensors" -w 200 -s 50 -o "$T/s.bw" "$T/g.fa"
 [ "$(head -c 4 "$T/s.bw" | od -An -tx4 | tr -d ' ')" = "888ffc26" ] && ok || bad "bigWig magic"
-expect 0 "score regions" "$M" score -m "$T/cls.safetensors" -w 200 -r c1:1-300 -r c2:101-250 -f tsv "$T/g.fa"
+expect 0 "score regions" "$M" score -m "$T/cls.safetensors" -w 200 -r c1:1-300 -r c2:101-250 -f tsv --per-region "$T/g.fa"
 [ "$(wc -l < "$T/out")" -eq 2 ] && ok || bad "one line per region"
+expect 2 "--per-region needs regions" "$M" score -m "$T/cls.safetensors" -w 200 -f tsv --per-region "$T/g.fa"
 expect 0 "score windows TSV" "$M" score -m "$T/cls.safetensors" -w 200 -s 100 -f tsv "$T/g.fa"
 contains "$T/out" "^c1	2800	3000	" "last window ends at the contig end"
 expect 1 "score unknown contig" "$M" score -m "$T/cls.safetensors" -w 200 -r nope:1-10 "$T/g.fa"
