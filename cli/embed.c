@@ -55,20 +55,13 @@ int embed_main(int argc, char **argv)
     int c;
     int64_t v;
     while ((c = getopt_long(argc, argv, "m:r:R:w:s:t:o:h", longopts, NULL)) >= 0) {
+        int shared = cli_input_option(c, optarg, &regions, &o.window, &o.stride);
+        if (shared == CLI_OPT_BAD_VALUE) goto bad_value;
+        if (shared == CLI_OPT_BAD_REGION) goto usage_error_lib;
+        if (shared == CLI_OPT_ERROR) goto error_lib;
+        if (shared) continue;
         switch (c) {
         case 'm': model_path = optarg; break;
-        case 'r':
-            if (cli_regions_add_string(&regions, optarg) < 0) goto usage_error_lib;
-            break;
-        case 'R':
-            if (cli_regions_add_bed(&regions, optarg) < 0) goto error_lib;
-            break;
-        case 'w':
-            if (cli_parse_size(optarg, &o.window) < 0 || o.window < 1) goto bad_value;
-            break;
-        case 's':
-            if (cli_parse_size(optarg, &o.stride) < 0 || o.stride < 1) goto bad_value;
-            break;
         case 1:
             if (!strcmp(optarg, "none")) o.pool = MD_EMBED_POOL_NONE;
             else if (!strcmp(optarg, "mean")) o.pool = MD_EMBED_POOL_MEAN;

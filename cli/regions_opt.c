@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "regions_opt.h"
 
 static int push(cli_regions *r, const md_region *reg)
@@ -47,4 +48,15 @@ void cli_regions_free(cli_regions *r)
 {
     md_regions_free(r->items, r->n);
     memset(r, 0, sizeof *r);
+}
+
+int cli_input_option(int c, const char *arg, cli_regions *r, int64_t *window, int64_t *stride)
+{
+    switch (c) {
+    case 'r': return cli_regions_add_string(r, arg) < 0 ? CLI_OPT_BAD_REGION : 1;
+    case 'R': return cli_regions_add_bed(r, arg) < 0 ? CLI_OPT_ERROR : 1;
+    case 'w': return cli_parse_size(arg, window) < 0 || *window < 1 ? CLI_OPT_BAD_VALUE : 1;
+    case 's': return cli_parse_size(arg, stride) < 0 || *stride < 1 ? CLI_OPT_BAD_VALUE : 1;
+    default: return 0;
+    }
 }

@@ -3,6 +3,7 @@
 #define MD_CLI_REGIONS_OPT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mambadna.h"
 
@@ -16,5 +17,13 @@ int cli_regions_add_string(cli_regions *r, const char *str);
 /* Add every region of "-R file.bed". 0 or error. */
 int cli_regions_add_bed(cli_regions *r, const char *path);
 void cli_regions_free(cli_regions *r);
+
+/* The input options every sequence command shares: -r, -R, -w, -s.
+ * Returns 1 when c was one of them and applied, 0 when c is another option,
+ * CLI_OPT_BAD_VALUE for an invalid value, CLI_OPT_BAD_REGION for an
+ * unparsable -r (a usage error) and CLI_OPT_ERROR when -R could not be read
+ * (md_last_error() says why). */
+enum { CLI_OPT_BAD_VALUE = -1, CLI_OPT_BAD_REGION = -2, CLI_OPT_ERROR = -3 };
+int cli_input_option(int c, const char *arg, cli_regions *r, int64_t *window, int64_t *stride);
 
 #endif
