@@ -564,37 +564,39 @@ static int not_floating(const md_st_tensor *t)
                     "F64) and cannot be converted", t->name ? t->name : "?", dn ? dn : "unknown");
 }
 
+/* Element i of a floating tensor, widened exactly to double. */
+static double float_element(const md_st_tensor *t, int64_t i)
+{
+    const uint8_t *p = t->data;
+    switch (t->dtype) {
+    case MD_F32: {
+        float v;
+        memcpy(&v, p + 4 * i, 4);
+        return v;
+    }
+    case MD_F16:
+    case MD_BF16: {
+        uint16_t h;
+        memcpy(&h, p + 2 * i, 2);
+        return t->dtype == MD_F16 ? md_f16_to_f32(h) : md_bf16_to_f32(h);
+    }
+    default: {
+        double v;
+        memcpy(&v, p + 8 * i, 8);
+        return v;
+    }
+    }
+}
+
 int md_st_to_f32(const md_st_tensor *t, float *dst)
 {
     if (!is_float_dtype(t->dtype)) return not_floating(t);
     int64_t n = md_st_numel(t);
-    const uint8_t *p = t->data;
-    switch (t->dtype) {
-    case MD_F32:
-        if (n) memcpy(dst, p, (size_t)n * 4);
-        break;
-    case MD_F16:
-        for (int64_t i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, p + 2 * i, 2);
-            dst[i] = md_f16_to_f32(h);
-        }
-        break;
-    case MD_BF16:
-        for (int64_t i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, p + 2 * i, 2);
-            dst[i] = md_bf16_to_f32(h);
-        }
-        break;
-    case MD_F64:
-        for (int64_t i = 0; i < n; i++) {
-            double v;
-            memcpy(&v, p + 8 * i, 8);
-            dst[i] = (float)v;
-        }
-        break;
+    if (t->dtype == MD_F32) {
+        if (n) memcpy(dst, t->data, (size_t)n * 4);
+        return 0;
     }
+    for (int64_t i = 0; i < n; i++) dst[i] = (float)float_element(t, i);
     return 0;
 }
 
@@ -602,33 +604,7 @@ int md_st_to_f64(const md_st_tensor *t, double *dst)
 {
     if (!is_float_dtype(t->dtype)) return not_floating(t);
     int64_t n = md_st_numel(t);
-    const uint8_t *p = t->data;
-    switch (t->dtype) {
-    case MD_F32:
-        for (int64_t i = 0; i < n; i++) {
-            float v;
-            memcpy(&v, p + 4 * i, 4);
-            dst[i] = v;
-        }
-        break;
-    case MD_F16:
-        for (int64_t i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, p + 2 * i, 2);
-            dst[i] = md_f16_to_f32(h);
-        }
-        break;
-    case MD_BF16:
-        for (int64_t i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, p + 2 * i, 2);
-            dst[i] = md_bf16_to_f32(h);
-        }
-        break;
-    case MD_F64:
-        if (n) memcpy(dst, p, (size_t)n * 8);
-        break;
-    }
+    for (int64_t i = 0; i < n; i++) dst[i] = float_element(t, i);
     return 0;
 }
 
