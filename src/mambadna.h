@@ -25,6 +25,11 @@
 extern "C" {
 #endif
 
+/* htslib's record and header types, for the SAM/BAM/CRAM records the
+ * library hands back and writes (include <htslib/sam.h> to look inside). */
+struct bam1_t;
+struct sam_hdr_t;
+
 #define MAMBADNA_VERSION "0.1.0"
 
 /* ------------------------------------------------------------------ */
@@ -131,6 +136,8 @@ typedef struct md_record {
     uint16_t flag;    /**< SAM flag; 0 for FASTA/FASTQ */
     int64_t beg;      /**< 0-based start on the contig for region fetches, else 0 */
     size_t m_name, m_comment, m_seq; /**< capacities */
+    struct bam1_t *bam; /**< SAM/BAM/CRAM read with md_reader_opt.keep_records:
+                             the record as stored in the file (owned), else NULL */
 } md_record;
 
 void md_record_free(md_record *rec);
@@ -142,6 +149,8 @@ typedef struct md_reader_opt {
                                   supplementary records (flags 0x100, 0x800) */
     const char *reference;   /**< CRAM reference FASTA, or NULL */
     int threads;             /**< htslib decompression threads (0: none) */
+    int keep_records;        /**< SAM/BAM/CRAM: also keep each record as stored
+                                  in md_record.bam (to write copies of them) */
 } md_reader_opt;
 
 void md_reader_opt_init(md_reader_opt *opt);
@@ -152,6 +161,8 @@ typedef struct md_reader md_reader;
  *  stdin. The format is detected from the content. NULL on error. */
 md_reader *md_reader_open(const char *path, const md_reader_opt *opt);
 int md_reader_format(const md_reader *r);
+/** Header of a SAM/BAM/CRAM input (owned by the reader), else NULL. */
+const struct sam_hdr_t *md_reader_sam_header(const md_reader *r);
 /** Read the next record: 0, MD_EOF, or < -1 on error. Empty records are
  *  returned with len 0. Line ends (LF or CRLF) and blank lines are skipped. */
 int md_reader_next(md_reader *r, md_record *rec);
@@ -219,6 +230,13 @@ int md_seqsource_next(md_seqsource *src, md_record *rec, const md_region **regio
 int md_seqsource_contigs(md_seqsource *src, char ***names, int64_t **lengths, int *n);
 /** Format of the input (MD_FMT_FASTA for region fetches). */
 int md_seqsource_format(const md_seqsource *src);
+/** Header of a SAM/BAM/CRAM input (owned by the source), else NULL. */
+const struct sam_hdr_t *md_seqsource_sam_header(const md_seqsource *src);
+/** Bases the source will give when known in advance: the total length of
+ *  the regions, or of every contig of a FASTA streamed with an index beside
+ *  it (for progress and ETA); -1 when unknown (reads, unindexed FASTA).
+ *  Call it before the first md_seqsource_next. */
+int64_t md_seqsource_total_bases(md_seqsource *src);
 void md_seqsource_close(md_seqsource *src);
 
 /* ------------------------------------------------------------------ */
@@ -671,8 +689,11 @@ typedef struct md_embed_opt {
     int64_t bin;        /**< bases per row with MD_EMBED_POOL_BIN */
     int64_t window;     /**< cut sequences into windows (0: whole sequences) */
     int64_t stride;     /**< window stride [window] */
-    int batch;          /**< windows of equal length run together [8] */
+    int batch;          /**< windows of equal length run together, across
+                             sequences (reads of one length share batches) [8] */
     int dtype;          /**< NPY dtype: MD_F32 or MD_F16 */
+    int progress;       /**< a progress line on stderr (set it when stderr is a
+                             terminal) [0] */
 } md_embed_opt;
 
 void md_embed_opt_init(md_embed_opt *opt);
@@ -681,12 +702,14 @@ int md_embed_opt_check(const md_embed_opt *opt);
 /** Totals of an embedding run. */
 typedef struct md_embed_stats {
     int64_t sequences, windows, bases, rows;
+    double seconds;     /**< wall time of the run */
 } md_embed_stats;
 
 /** Embed every sequence of src: rows of hidden states (after the final norm)
  *  to an NPY file (rows x H) and one sidecar TSV line per block of rows
  *  (first_row, n_rows, name, start, end, strand). Both files are written
- *  atomically. */
+ *  atomically. A reader thread reads and tokenizes ahead of the forward
+ *  passes; rows come out in input order. Empty sequences give no rows. */
 int md_embed_run(md_model *m, md_seqsource *src, const md_embed_opt *opt,
                  const char *npy_path, const char *tsv_path, md_embed_stats *stats);
 
@@ -706,6 +729,12 @@ typedef struct md_score_opt {
     int batch;           /**< windows per forward pass [64] */
     double max_n;        /**< skip windows with a larger N fraction [0.5] */
     int positive_class;  /**< class whose probability is the score [1] */
+    int unscored_flags;  /**< reads with any of these SAM flags are handed to
+                              the sink without windows (e.g. 0x900 to pass
+                              secondary and supplementary records through to a
+                              BAM copy unscored) [0] */
+    int progress;        /**< a progress line on stderr (set it when stderr is
+                              a terminal) [0] */
 } md_score_opt;
 
 void md_score_opt_init(md_score_opt *opt);
@@ -727,18 +756,26 @@ typedef struct md_scored_seq {
     int64_t beg, len;         /**< offset on the contig (regions) and length */
     uint16_t flag;            /**< SAM flag of reads, else 0 */
     const md_window_score *w; /**< [n] */
-    int64_t n;
+    int64_t n;                /**< 0: no score (empty, all N-rich, or a read
+                                   with an unscored flag) */
+    const struct bam1_t *bam; /**< the input record when the source keeps them
+                                   (md_reader_opt.keep_records), else NULL */
 } md_scored_seq;
 
 /** Receives every scored sequence, in input order. */
 typedef int (*md_score_sink)(void *ctx, const md_scored_seq *seq);
 
 typedef struct md_score_stats {
-    int64_t sequences, windows, skipped, bases;
+    int64_t sequences, windows, skipped, bases; /**< records with an unscored
+                              flag are not counted */
+    double seconds;      /**< wall time of the run */
 } md_score_stats;
 
 /** Slide windows over every sequence of src, batch them across sequences,
- *  classify both strands and hand each sequence's windows to sink. */
+ *  classify both strands and hand each sequence's windows to sink, in input
+ *  order. A reader thread reads and tokenizes ahead of the forward passes;
+ *  the results do not depend on it nor on the thread count. The sink runs on
+ *  the calling thread. */
 int md_score_run(md_model *m, md_seqsource *src, const md_score_opt *opt, md_score_sink sink,
                  void *ctx, md_score_stats *stats);
 

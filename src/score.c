@@ -1,9 +1,24 @@
 /* score.c: sliding-window classification of whole sequences on both
- * strands, and the per-base tracks and calls made from the windows. */
+ * strands, and the per-base tracks and calls made from the windows.
+ *
+ * A pipeline: a reader thread reads and tokenizes the next sequences
+ * (pipeline.c) while this thread cuts windows, batches them across
+ * sequences and classifies them; the sink gets every sequence in input
+ * order once all its windows are scored. Batches depend only on the input
+ * order, so the output is the same whatever the timing or thread count. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <htslib/sam.h>
+
 #include "model.h"
+#include "pipeline.h"
+
+/* The reader runs ahead by at most this many sequences and, beyond one
+ * sequence, this many bases. */
+#define READ_AHEAD_SEQS 1024
+#define READ_AHEAD_BASES (64 * 1024 * 1024)
 
 void md_score_opt_init(md_score_opt *o)
 {
@@ -30,6 +45,9 @@ int md_score_opt_resolve(md_score_opt *o, const md_model *m)
     if (!o->stride) o->stride = c->window == o->window && c->stride ? c->stride : (o->window + 3) / 4;
     if (o->window < 1 || o->stride < 1 || o->batch < 1)
         return md_error(MD_ERR_ARG, "window, stride and batch must be >= 1");
+    if (o->window > INT64_MAX / 4 / o->batch)
+        return md_error(MD_ERR_ARG, "window %lld times batch %d is too large: lower -w or --batch",
+                        (long long)o->window, o->batch);
     if (o->strands < MD_STRANDS_BOTH || o->strands > MD_STRAND_MINUS || o->rc < MD_RC_AVG ||
         o->rc > MD_RC_NONE)
         return md_error(MD_ERR_ARG, "unknown strand or rc mode");
@@ -41,6 +59,7 @@ typedef struct queued_seq {
     char *name;
     int64_t beg, len;
     uint16_t flag;
+    bam1_t *bam;        /* the input record, when the source keeps them */
     md_window_score *w; /* [n], allocated for the most windows the length allows */
     int64_t n;
     int closed;         /* every window queued */
@@ -63,7 +82,16 @@ typedef struct score_job {
     md_score_sink sink;
     void *ctx;
     md_score_stats *st;
+    md_progress progress;
+    int64_t bases_before; /* bases of the sequences before the current one */
 } score_job;
+
+static void free_queued(queued_seq *q)
+{
+    free(q->name);
+    free(q->w);
+    if (q->bam) bam_destroy1(q->bam);
+}
 
 /* Classify pending windows idx[k] of length L and fill their scores. */
 static int classify_group(score_job *j, int64_t L, int k)
@@ -110,10 +138,9 @@ static int emit_closed(score_job *j)
     int k = 0, ret = 0;
     for (; k < j->n_seqs && j->seqs[k].closed; k++) {
         queued_seq *q = &j->seqs[k];
-        md_scored_seq seq = {q->name, q->beg, q->len, q->flag, q->w, q->n};
+        md_scored_seq seq = {q->name, q->beg, q->len, q->flag, q->w, q->n, q->bam};
         if (ret == 0) ret = j->sink(j->ctx, &seq);
-        free(q->name);
-        free(q->w);
+        free_queued(q);
     }
     memmove(j->seqs, j->seqs + k, (size_t)(j->n_seqs - k) * sizeof *j->seqs);
     j->n_seqs -= k;
@@ -139,7 +166,10 @@ static int flush(score_job *j)
     return ret < 0 ? ret : emit_closed(j);
 }
 
-static int queue_sequence(score_job *j, const md_record *rec, uint8_t *ids)
+/* Cut the windows of one sequence, queue them (classifying every full
+ * batch) and queue the sequence for the sink. Takes the name and the record
+ * of it. */
+static int queue_sequence(score_job *j, md_seqitem *it)
 {
     const md_score_opt *o = j->o;
     if (j->n_seqs == j->cap_seqs) {
@@ -149,24 +179,28 @@ static int queue_sequence(score_job *j, const md_record *rec, uint8_t *ids)
         j->seqs = p;
         j->cap_seqs = cap;
     }
+    int scored = !(it->flag & o->unscored_flags);
     queued_seq *q = &j->seqs[j->n_seqs];
     memset(q, 0, sizeof *q);
-    q->beg = rec->beg;
-    q->len = rec->len;
-    q->flag = rec->flag;
-    q->name = strdup(rec->name);
-    q->w = malloc((size_t)(rec->len / o->stride + 2) * sizeof *q->w);
-    if (!q->name || !q->w) {
-        free(q->name);
-        free(q->w);
-        return md_error(MD_ERR_NOMEM, "out of memory for the windows of %s", rec->name);
-    }
+    q->beg = it->beg;
+    q->len = it->len;
+    q->flag = it->flag;
+    q->w = malloc((size_t)(scored ? it->len / o->stride + 2 : 1) * sizeof *q->w);
+    if (!q->w) return md_error(MD_ERR_NOMEM, "out of memory for the windows of %s", it->name);
+    q->name = it->name;
+    q->bam = it->bam;
+    it->name = NULL;
+    it->bam = NULL;
     j->n_seqs++;
-    md_tokenize(rec->seq, rec->len, ids);
-    md_window_iter it;
-    int ret = md_window_iter_init(&it, rec->len, o->window, o->stride, MD_LAST_SHIFT);
+    if (!scored) { /* handed to the sink as it is, without windows */
+        j->seqs[j->n_seqs - 1].closed = 1;
+        return 0;
+    }
+    const uint8_t *ids = it->ids;
+    md_window_iter it_w;
+    int ret = md_window_iter_init(&it_w, it->len, o->window, o->stride, MD_LAST_SHIFT);
     int64_t b, e;
-    while (ret >= 0 && rec->len > 0 && md_window_next(&it, &b, &e) == 0) {
+    while (ret >= 0 && it->len > 0 && md_window_next(&it_w, &b, &e) == 0) {
         if ((double)md_count_n(ids + b, e - b) > o->max_n * (double)(e - b)) {
             j->st->skipped++;
             continue;
@@ -178,11 +212,15 @@ static int queue_sequence(score_job *j, const md_record *rec, uint8_t *ids)
         j->len[j->n_pending] = e - b;
         j->dest[j->n_pending] = w;
         j->st->windows++;
-        if (++j->n_pending == o->batch) ret = flush(j);
+        if (++j->n_pending == o->batch) {
+            ret = flush(j);
+            md_progress_update(&j->progress, j->st->sequences, j->bases_before + e, 0);
+        }
     }
     j->seqs[j->n_seqs - 1].closed = 1;
     j->st->sequences++;
-    j->st->bases += rec->len;
+    j->st->bases += it->len;
+    j->bases_before += it->len;
     return ret < 0 ? ret : 0;
 }
 
@@ -193,6 +231,8 @@ int md_score_run(md_model *m, md_seqsource *src, const md_score_opt *o, md_score
     score_job j = {.m = m, .o = o, .sink = sink, .ctx = ctx, .st = stats ? stats : &local,
                    .equivariant = md_model_config(m)->arch == MD_ARCH_CADUCEUS_PS};
     memset(j.st, 0, sizeof *j.st);
+    md_progress_start(&j.progress, "score", o->progress,
+                      o->progress ? md_seqsource_total_bases(src) : -1);
     int C = md_model_config(m)->n_classes, B = o->batch;
     j.tok = malloc((size_t)(B * o->window));
     j.len = malloc((size_t)B * sizeof *j.len);
@@ -201,32 +241,27 @@ int md_score_run(md_model *m, md_seqsource *src, const md_score_opt *o, md_score
     j.prob = malloc((size_t)(2 * B * C) * sizeof *j.prob);
     j.idx = malloc((size_t)B * sizeof *j.idx);
     j.done = malloc((size_t)B);
-    md_record rec = {0};
-    uint8_t *ids = NULL;
-    int64_t ids_cap = 0;
     int ret = j.tok && j.len && j.dest && j.rows && j.prob && j.idx && j.done
-                  ? 0 : md_error(MD_ERR_NOMEM, "out of memory");
-    const md_region *reg;
-    while (ret == 0 && (ret = md_seqsource_next(src, &rec, &reg)) == 0) {
-        if (rec.len > ids_cap) {
-            uint8_t *p = realloc(ids, (size_t)rec.len);
-            if (!p) {
-                ret = md_error(MD_ERR_NOMEM, "out of memory for %s", rec.name);
-                break;
-            }
-            ids = p;
-            ids_cap = rec.len;
-        }
-        ret = queue_sequence(&j, &rec, ids);
+                  ? 0
+                  : md_error(MD_ERR_NOMEM, "out of memory for batches of %d windows of %lld: "
+                             "lower --batch", B, (long long)o->window);
+    md_seqqueue *q = ret == 0 ? md_seqqueue_start(src, READ_AHEAD_SEQS, READ_AHEAD_BASES) : NULL;
+    if (ret == 0 && !q) ret = MD_ERR;
+    md_seqitem it = {0};
+    while (ret == 0 && (ret = md_seqqueue_next(q, &it)) == 0) {
+        ret = queue_sequence(&j, &it);
+        /* with no window pending every queued sequence is done: hand them
+         * over now (reads without a score do not pile up) */
+        if (ret == 0 && j.n_pending == 0) ret = emit_closed(&j);
     }
+    md_seqitem_clear(&it);
+    md_seqqueue_stop(q);
     if (ret == MD_EOF) ret = flush(&j);
-    for (int i = 0; i < j.n_seqs; i++) {
-        free(j.seqs[i].name);
-        free(j.seqs[i].w);
-    }
+    md_progress_end(&j.progress);
+    j.st->seconds = md_now_s() - j.progress.t0;
+    for (int i = 0; i < j.n_seqs; i++) free_queued(&j.seqs[i]);
     free(j.seqs); free(j.tok); free(j.len); free(j.dest); free(j.rows); free(j.prob);
-    free(j.idx); free(j.done); free(ids);
-    md_record_free(&rec);
+    free(j.idx); free(j.done);
     return ret;
 }
 

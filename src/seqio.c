@@ -68,6 +68,7 @@ void md_record_free(md_record *rec)
     free(rec->name);
     free(rec->comment);
     free(rec->seq);
+    if (rec->bam) bam_destroy1(rec->bam);
     memset(rec, 0, sizeof *rec);
 }
 
@@ -330,6 +331,10 @@ static int sam_next(md_reader *r, md_record *rec)
     rec->beg = 0;
     if (r->opt.restore_orientation && (b->core.flag & BAM_FREVERSE))
         md_revcomp_seq(rec->seq, rec->len);
+    if (r->opt.keep_records) {
+        if (!rec->bam && !(rec->bam = bam_init1())) return nomem("BAM record");
+        if (!bam_copy1(rec->bam, b)) return nomem("BAM record");
+    }
     return 0;
 }
 
@@ -347,6 +352,8 @@ int md_reader_next(md_reader *r, md_record *rec)
 }
 
 int md_reader_format(const md_reader *r) { return r ? r->format : MD_FMT_UNKNOWN; }
+
+const struct sam_hdr_t *md_reader_sam_header(const md_reader *r) { return r ? r->hdr : NULL; }
 
 void md_reader_close(md_reader *r)
 {

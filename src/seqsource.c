@@ -2,6 +2,7 @@
  * regions of an indexed FASTA. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mambadna.h"
 
@@ -77,6 +78,37 @@ int md_seqsource_contigs(md_seqsource *src, char ***names, int64_t **lengths, in
 int md_seqsource_format(const md_seqsource *src)
 {
     return src->reader ? md_reader_format(src->reader) : MD_FMT_FASTA;
+}
+
+const struct sam_hdr_t *md_seqsource_sam_header(const md_seqsource *src)
+{
+    return src->reader ? md_reader_sam_header(src->reader) : NULL;
+}
+
+int64_t md_seqsource_total_bases(md_seqsource *src)
+{
+    int64_t total = 0;
+    if (src->n_regions > 0) { /* checked and clamped when the source opened */
+        for (size_t i = 0; i < src->n_regions; i++)
+            total += src->regions[i].end - src->regions[i].beg;
+        return total;
+    }
+    if (md_reader_format(src->reader) != MD_FMT_FASTA) return -1;
+    if (!src->fx) { /* an index beside a streamed FASTA, when there is one */
+        size_t n = strlen(src->path) + 5;
+        char *fai = malloc(n);
+        if (!fai) return -1;
+        snprintf(fai, n, "%s.fai", src->path);
+        int have = access(fai, R_OK) == 0;
+        free(fai);
+        if (!have || !(src->fx = md_faidx_open(src->path, 0))) return -1;
+    }
+    for (int i = 0; i < md_faidx_n_contigs(src->fx); i++) {
+        int64_t len = md_faidx_contig_len(src->fx, md_faidx_contig_name(src->fx, i));
+        if (len < 0) return -1;
+        total += len;
+    }
+    return total;
 }
 
 void md_seqsource_close(md_seqsource *src)
