@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "regions_opt.h"
@@ -16,7 +17,9 @@ void embed_usage(FILE *fp)
             "SAM/BAM/CRAM) or for regions of an indexed FASTA. No special tokens are\n"
             "added. Writes OUT.npy (rows x hidden width) and OUT.npy.tsv, one line per\n"
             "block of rows: first_row, n_rows, name, start, end, strand (0-based,\n"
-            "half-open, forward-strand coordinates).\n\n"
+            "half-open, forward-strand coordinates). Reads (FASTQ/SAM/BAM/CRAM: primary\n"
+            "records, in read orientation) get one mean-pooled row each unless --pool\n"
+            "says otherwise; empty reads get no row.\n\n"
             "Options:\n"
             "  -m, --model FILE     model file or checkpoint directory (required)\n"
             "  -r, --region STR     region chr:beg-end (1-based, inclusive); repeatable\n"
@@ -24,7 +27,7 @@ void embed_usage(FILE *fp)
             "  -w, --window INT     cut sequences into windows of INT bases [whole]\n"
             "  -s, --stride INT     distance between window starts [window]\n"
             "      --pool STR       none|mean|bin:N: a row per base, per window, or per\n"
-            "                       N bases [none]\n"
+            "                       N bases [none; mean for reads]\n"
             "      --rc STR         none|avg: average with the reverse-complement pass\n"
             "                       (RC-equivariant PS models always give both strands) [none]\n"
             "      --dtype STR      f32|f16 [f32]\n"
@@ -32,7 +35,10 @@ void embed_usage(FILE *fp)
             "      --chunk INT      positions processed at a time, bounding memory [%lld]\n"
             "      --device STR     cpu|cuda|cuda:N: where the network runs [%s]\n"
             "  -t, --threads INT    threads [all cores]\n"
-            "  -o, --output FILE    output NPY file (required)\n",
+            "  -T, --reference FILE CRAM input: the reference FASTA (indexed)\n"
+            "      --no-progress    no progress line (shown only when stderr is a terminal)\n"
+            "  -o, --output FILE    output NPY file (required)\n\n"
+            "A summary line goes to stderr at the end.\n",
             o.batch, (long long)o.fwd.chunk, md_device_count() > 0 ? "cuda" : "cpu");
 }
 
@@ -46,15 +52,16 @@ int embed_main(int argc, char **argv)
         {"batch", required_argument, 0, 4},    {"chunk", required_argument, 0, 5},
         {"threads", required_argument, 0, 't'}, {"output", required_argument, 0, 'o'},
         {"device", required_argument, 0, 6},   {"help", no_argument, 0, 'h'},
+        {"reference", required_argument, 0, 'T'}, {"no-progress", no_argument, 0, 7},
         {0, 0, 0, 0}};
-    const char *cmd = "embed", *model_path = NULL, *out = NULL;
+    const char *cmd = "embed", *model_path = NULL, *out = NULL, *reference = NULL;
     md_embed_opt o;
     md_embed_opt_init(&o);
     o.fwd.device = md_device_count() > 0 ? 1 : 0; /* the first GPU when there is one */
     cli_regions regions = {0};
-    int c;
+    int c, pool_given = 0, no_progress = 0;
     int64_t v;
-    while ((c = getopt_long(argc, argv, "m:r:R:w:s:t:o:h", longopts, NULL)) >= 0) {
+    while ((c = getopt_long(argc, argv, "m:r:R:w:s:t:o:T:h", longopts, NULL)) >= 0) {
         int shared = cli_input_option(c, optarg, &regions, &o.window, &o.stride);
         if (shared == CLI_OPT_BAD_VALUE) goto bad_value;
         if (shared == CLI_OPT_BAD_REGION) goto usage_error_lib;
@@ -68,6 +75,7 @@ int embed_main(int argc, char **argv)
             else if (!strncmp(optarg, "bin:", 4) && cli_parse_size(optarg + 4, &o.bin) == 0 && o.bin > 0)
                 o.pool = MD_EMBED_POOL_BIN;
             else goto bad_value;
+            pool_given = 1;
             break;
         case 2:
             if (!strcmp(optarg, "none")) o.fwd.rc_avg = 0;
@@ -94,6 +102,8 @@ int embed_main(int argc, char **argv)
             o.fwd.threads = (int)v;
             break;
         case 'o': out = optarg; break;
+        case 'T': reference = optarg; break;
+        case 7: no_progress = 1; break;
         case 'h':
             embed_usage(stdout);
             cli_regions_free(&regions);
@@ -114,16 +124,22 @@ int embed_main(int argc, char **argv)
     md_reader_opt_init(&ropt);
     ropt.restore_orientation = 1;
     ropt.primary_only = 1;
+    ropt.reference = reference;
+    o.progress = !no_progress && isatty(STDERR_FILENO);
     md_seqsource *src = md_seqsource_open(argv[optind], regions.items, regions.n, &ropt);
+    if (src && !pool_given && md_seqsource_format(src) != MD_FMT_FASTA)
+        o.pool = MD_EMBED_POOL_MEAN; /* reads: one row each */
     int status = EXIT_OK;
     char tsv[4096];
     snprintf(tsv, sizeof tsv, "%s.tsv", out);
     md_embed_stats st;
     if (!src || md_embed_run(m, src, &o, out, tsv, &st) < 0) status = cli_fail(cmd);
     else
-        fprintf(stderr, "mambadna embed: %lld sequences, %lld windows, %lld bases, %lld rows -> %s\n",
+        fprintf(stderr, "mambadna embed: %lld sequences, %lld windows, %lld bases, %lld rows in "
+                        "%.2f s (%.3f Mb/s) -> %s\n",
                 (long long)st.sequences, (long long)st.windows, (long long)st.bases,
-                (long long)st.rows, out);
+                (long long)st.rows, st.seconds,
+                st.seconds > 0 ? (double)st.bases * 1e-6 / st.seconds : 0.0, out);
     md_seqsource_close(src);
     md_model_free(m);
     cli_regions_free(&regions);

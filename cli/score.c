@@ -1,14 +1,20 @@
 /* score.c: `mambadna score`, promoter (or any class) scores along genomes:
  * per-base tracks, calls, per-region and per-read scores. */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "regions_opt.h"
+#include "train_args.h"
 
-enum out_format { FMT_AUTO = 0, FMT_BEDGRAPH, FMT_BIGWIG, FMT_BED, FMT_TSV };
+enum out_format { FMT_AUTO = 0, FMT_BEDGRAPH, FMT_BIGWIG, FMT_BED, FMT_TSV, FMT_BAM };
+
+#define DEFAULT_TAG "ms"
+#define UNSCORED_FLAGS 0x900 /* secondary, supplementary */
 
 void score_usage(FILE *fp)
 {
@@ -18,7 +24,8 @@ void score_usage(FILE *fp)
             "Usage: mambadna score [options] IN\n\n"
             "Slide windows over every sequence of IN (FASTA, or regions of an indexed\n"
             "FASTA; FASTQ/SAM/BAM/CRAM reads get one score each), classify both strands\n"
-            "and write a per-base track, BED calls, or one score per region or read.\n\n"
+            "and write a per-base track, BED calls, one score per region or read, or a\n"
+            "copy of a SAM/BAM/CRAM input with each read's score in a tag.\n\n"
             "Options:\n"
             "  -m, --model FILE      fine-tuned model [bundled %s]\n"
             "  -r, --region STR      region chr:beg-end (1-based, inclusive); repeatable\n"
@@ -28,9 +35,11 @@ void score_usage(FILE *fp)
             "      --strand STR      both|+|- [both]\n"
             "      --rc STR          both-strand score: avg|max|none (+ only) [avg];\n"
             "                        RC-equivariant (PS) models score both strands at once\n"
-            "  -f, --format STR      bedgraph|bigwig|bed|tsv [from the output's extension,\n"
-            "                        else bedgraph]; reads always give TSV\n"
-            "  -o, --output FILE     output [-]\n"
+            "  -f, --format STR      bedgraph|bigwig|bed|tsv|bam [from the output's\n"
+            "                        extension (.bw .bigwig .bed .tsv .txt .bam), else\n"
+            "                        bedgraph; reads: tsv, or bam for SAM/BAM/CRAM input]\n"
+            "  -o, --output FILE     output, - for stdout [-]; BAM needs -o FILE or -o -\n"
+            "      --tag XX          BAM: the float tag holding each read's score [%s]\n"
             "      --calls FILE      also write BED calls (windows >= threshold, merged)\n"
             "      --threshold P     probability for calls [0.5]\n"
             "      --max-n F         skip windows with a larger N fraction [%.2f]\n"
@@ -38,14 +47,21 @@ void score_usage(FILE *fp)
             "      --per-region      with -r/-R: one line per region (its best window),\n"
             "                        as BED (-f bed) or TSV\n"
             "      --all             reads: score secondary and supplementary too\n"
+            "  -T, --reference FILE  CRAM input: the reference FASTA (indexed)\n"
             "      --device STR      cpu|cuda|cuda:N: where the network runs [%s]\n"
-            "  -t, --threads INT     threads [all cores]\n\n"
+            "  -t, --threads INT     threads [all cores]\n"
+            "      --no-progress     no progress line (shown only when stderr is a terminal)\n\n"
             "bedGraph/bigWig: each base gets the mean score of the windows covering it;\n"
             "bases only N-rich windows cover are left out. bigWig needs IN.fai.\n"
             "BED calls: name 'p=<max probability>', score 1000*max, strand of the higher\n"
             "scoring strand ('.' for PS models). TSV of windows: contig, start, end,\n"
-            "plus, minus, score. Reads: name, flag, length, score.\n",
-            MD_DEFAULT_PROMOTER_MODEL, o.max_n, o.batch, md_device_count() > 0 ? "cuda" : "cpu");
+            "plus, minus, score. Reads: name, flag, length, score (the best window).\n"
+            "BAM: every record of IN in order, header kept (plus an @PG line); reads with\n"
+            "a score carry it as a float tag; secondary and supplementary records (unless\n"
+            "--all), empty reads and reads with only N-rich windows are copied untagged.\n"
+            "A summary line goes to stderr at the end.\n",
+            MD_DEFAULT_PROMOTER_MODEL, DEFAULT_TAG, o.max_n, o.batch,
+            md_device_count() > 0 ? "cuda" : "cpu");
 }
 
 typedef struct score_out {
@@ -54,11 +70,13 @@ typedef struct score_out {
     double threshold;
     md_bedgraph *bg;
     md_bigwig *bw;
+    md_bamout *bam;
     md_outfile *main;   /* BED or TSV */
     md_outfile *calls;  /* --calls */
     const char *contig; /* for the track emitters */
     int64_t offset;
     int64_t n_calls;
+    int64_t n_records, n_tagged; /* BAM */
 } score_out;
 
 static int emit_bedgraph(void *ctx, int64_t beg, int64_t end, float v)
@@ -109,6 +127,12 @@ static int sink(void *ctx, const md_scored_seq *seq)
                 plus = w[i].plus;
                 minus = w[i].minus;
             }
+        if (so->format == FMT_BAM) {
+            if (!seq->bam) return md_error(MD_ERR, "BAM output: record %s was not kept", name);
+            so->n_records++;
+            so->n_tagged += n > 0;
+            return md_bamout_write(so->bam, seq->bam, n > 0 ? &best : NULL);
+        }
         FILE *fp = md_outfile_fp(so->main);
         if (n == 0) return 0; /* all N: no score */
         if (so->reads) fprintf(fp, "%s\t%u\t%lld\t%.6f\n", name, seq->flag, (long long)len, best);
@@ -142,6 +166,7 @@ static int format_from_name(const char *s)
     if (!strcmp(s, "bigwig")) return FMT_BIGWIG;
     if (!strcmp(s, "bed")) return FMT_BED;
     if (!strcmp(s, "tsv")) return FMT_TSV;
+    if (!strcmp(s, "bam")) return FMT_BAM;
     return -1;
 }
 
@@ -152,12 +177,17 @@ static int format_from_path(const char *path)
     if (!strcasecmp(dot, ".bw") || !strcasecmp(dot, ".bigwig")) return FMT_BIGWIG;
     if (!strcasecmp(dot, ".bed")) return FMT_BED;
     if (!strcasecmp(dot, ".tsv") || !strcasecmp(dot, ".txt")) return FMT_TSV;
+    if (!strcasecmp(dot, ".bam")) return FMT_BAM;
     return FMT_BEDGRAPH;
 }
 
-static int open_outputs(score_out *so, md_seqsource *src, const char *out, const char *calls)
+static int open_outputs(score_out *so, md_seqsource *src, const char *out, const char *calls,
+                        const char *tag, const char *command_line)
 {
-    if (so->format == FMT_BIGWIG) {
+    if (so->format == FMT_BAM) {
+        if (!(so->bam = md_bamout_open(out, md_seqsource_sam_header(src), tag, command_line)))
+            return MD_ERR_IO;
+    } else if (so->format == FMT_BIGWIG) {
         char **names;
         int64_t *lengths;
         int n;
@@ -183,6 +213,7 @@ static int close_outputs(score_out *so, int ok)
     int ret = ok ? 0 : MD_ERR;
     if (so->bg && md_bedgraph_close(so->bg, ret == 0) < 0) ret = MD_ERR_IO;
     if (so->bw && md_bigwig_close(so->bw, ret == 0) < 0) ret = MD_ERR_IO;
+    if (so->bam && md_bamout_close(so->bam, ret == 0) < 0) ret = MD_ERR_IO;
     md_outfile *files[2] = {so->main, so->calls};
     for (int i = 0; i < 2; i++) {
         if (!files[i]) continue;
@@ -195,6 +226,13 @@ static int close_outputs(score_out *so, int ok)
     return ret;
 }
 
+/* A SAM tag a user may choose freely: X?, Y?, Z? or one with a lowercase
+ * letter (the SAM specification reserves the others). */
+static int tag_is_local(const char *t)
+{
+    return strchr("XYZ", t[0]) || islower((unsigned char)t[0]) || islower((unsigned char)t[1]);
+}
+
 int score_main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -205,19 +243,23 @@ int score_main(int argc, char **argv)
         {"output", required_argument, 0, 'o'},  {"calls", required_argument, 0, 3},
         {"threshold", required_argument, 0, 4}, {"max-n", required_argument, 0, 5},
         {"batch", required_argument, 0, 6},     {"all", no_argument, 0, 7},
-        {"per-region", no_argument, 0, 9},
+        {"per-region", no_argument, 0, 9},      {"tag", required_argument, 0, 10},
+        {"no-progress", no_argument, 0, 11},    {"reference", required_argument, 0, 'T'},
         {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
         {"device", required_argument, 0, 8},    {0, 0, 0, 0}};
-    const char *cmd = "score", *model_path = NULL, *out = "-", *calls = NULL;
+    const char *cmd = "score", *model_path = NULL, *out = "-", *calls = NULL, *tag = DEFAULT_TAG;
+    const char *reference = NULL;
     md_score_opt o;
     md_score_opt_init(&o);
     o.fwd.device = md_device_count() > 0 ? 1 : 0; /* the first GPU when there is one */
     cli_regions regions = {0};
-    int c, format = FMT_AUTO, all = 0, per_region = 0;
+    int c, format = FMT_AUTO, all = 0, per_region = 0, out_given = 0, no_progress = 0;
     double threshold = 0.5;
     int64_t v;
-    char *end;
-    while ((c = getopt_long(argc, argv, "m:r:R:w:s:f:o:t:h", longopts, NULL)) >= 0) {
+    char *end, *command_line = cli_command_line(argc, argv); /* before getopt permutes argv */
+    for (char *p = command_line; p && *p; p++)
+        if (*p == '\t' || *p == '\n' || *p == '\r') *p = ' '; /* one SAM header field */
+    while ((c = getopt_long(argc, argv, "m:r:R:w:s:f:o:t:T:h", longopts, NULL)) >= 0) {
         int shared = cli_input_option(c, optarg, &regions, &o.window, &o.stride);
         if (shared == CLI_OPT_BAD_VALUE) goto bad_value;
         if (shared == CLI_OPT_BAD_REGION) goto usage_error_lib;
@@ -240,7 +282,10 @@ int score_main(int argc, char **argv)
         case 'f':
             if ((format = format_from_name(optarg)) < 0) goto bad_value;
             break;
-        case 'o': out = optarg; break;
+        case 'o':
+            out = optarg;
+            out_given = 1;
+            break;
         case 3: calls = optarg; break;
         case 4:
             threshold = strtod(optarg, &end);
@@ -256,6 +301,12 @@ int score_main(int argc, char **argv)
             break;
         case 7: all = 1; break;
         case 9: per_region = 1; break;
+        case 10:
+            if (md_bam_tag_check(optarg) < 0) goto usage_error_lib;
+            tag = optarg;
+            break;
+        case 11: no_progress = 1; break;
+        case 'T': reference = optarg; break;
         case 8:
             if (md_device_parse(optarg, &o.fwd.device) < 0) goto usage_error_lib;
             break;
@@ -266,11 +317,13 @@ int score_main(int argc, char **argv)
         case 'h':
             score_usage(stdout);
             cli_regions_free(&regions);
+            free(command_line);
             return cli_close_stdout(cmd);
         default: goto usage_error;
         }
     }
     if (optind + 1 != argc) goto usage_error;
+    int format_given = format != FMT_AUTO;
     if (format == FMT_AUTO) format = strcmp(out, "-") ? format_from_path(out) : FMT_BEDGRAPH;
     if (per_region && (regions.n == 0 || (format != FMT_BED && format != FMT_TSV))) {
         cli_error(cmd, "--per-region needs -r or -R and -f bed or tsv");
@@ -280,15 +333,31 @@ int score_main(int argc, char **argv)
         cli_error(cmd, "bigWig output needs -o FILE");
         goto usage_error;
     }
+    if (format == FMT_BAM && regions.n > 0) {
+        cli_error(cmd, "BAM output copies SAM/BAM/CRAM input: it cannot be used with -r or -R");
+        goto usage_error;
+    }
+    if (format == FMT_BAM && !out_given) {
+        cli_error(cmd, "BAM output needs -o FILE (or -o - for standard output)");
+        goto usage_error;
+    }
+    if (format == FMT_BAM && !tag_is_local(tag))
+        fprintf(stderr, "mambadna score: warning: the SAM specification reserves tag %s for a "
+                        "defined meaning; tags with a lowercase letter, or X?, Y?, Z?, are free\n",
+                tag);
+    o.progress = !no_progress && isatty(STDERR_FILENO);
 
     if (!model_path) model_path = cli_bundled_model(MD_DEFAULT_PROMOTER_MODEL);
     md_model *m = md_model_load(model_path);
-    if (!m) goto error_lib;
+    if (!m) {
+        goto error_lib;
+    }
     if (md_model_config(m)->n_classes < 2) {
         cli_error(cmd, "%s has no classification head: give a fine-tuned model (mambadna finetune)",
                   model_path);
         md_model_free(m);
         cli_regions_free(&regions);
+        free(command_line);
         return EXIT_ERROR;
     }
     if (md_score_opt_resolve(&o, m) < 0) {
@@ -299,18 +368,44 @@ int score_main(int argc, char **argv)
     md_reader_opt_init(&ropt);
     ropt.restore_orientation = 1;
     ropt.primary_only = !all;
+    ropt.reference = reference;
+    if (format == FMT_BAM) { /* every record goes to the copy; 0x900 ones unscored */
+        ropt.primary_only = 0;
+        ropt.keep_records = 1;
+        o.unscored_flags = all ? 0 : UNSCORED_FLAGS;
+    }
     md_seqsource *src = md_seqsource_open(argv[optind], regions.items, regions.n, &ropt);
-    score_out so = {.format = format, .threshold = threshold,
+    if (!src) {
+        md_model_free(m);
+        goto error_lib;
+    }
+    int reads = md_seqsource_format(src) != MD_FMT_FASTA;
+    if (format == FMT_BAM && !(md_seqsource_format(src) == MD_FMT_SAM ||
+                               md_seqsource_format(src) == MD_FMT_BAM ||
+                               md_seqsource_format(src) == MD_FMT_CRAM)) {
+        cli_error(cmd, "BAM output (-f bam or -o *.bam) needs SAM, BAM or CRAM input; %s is %s",
+                  argv[optind], reads ? "FASTQ" : "FASTA");
+        md_seqsource_close(src);
+        md_model_free(m);
+        goto usage_error;
+    }
+    if (reads && format != FMT_BAM) {
+        if (format_given && format != FMT_TSV) {
+            cli_error(cmd, "reads get one score each: give -f tsv or, for SAM/BAM/CRAM input, "
+                           "-f bam");
+            md_seqsource_close(src);
+            md_model_free(m);
+            goto usage_error;
+        }
+        format = FMT_TSV;
+    }
+
+    score_out so = {.format = format, .threshold = threshold, .reads = reads,
+                    .per_region = !reads && per_region,
                     .equivariant = md_model_config(m)->arch == MD_ARCH_CADUCEUS_PS};
     int status = EXIT_OK;
     md_score_stats st;
-    if (src) {
-        int f = md_seqsource_format(src);
-        so.reads = f != MD_FMT_FASTA;
-        so.per_region = !so.reads && per_region;
-        if (so.reads) so.format = FMT_TSV;
-    }
-    if (!src || open_outputs(&so, src, out, calls) < 0) {
+    if (open_outputs(&so, src, out, calls, tag, command_line) < 0) {
         status = cli_fail(cmd);
         close_outputs(&so, 0);
     } else {
@@ -321,15 +416,24 @@ int score_main(int argc, char **argv)
             ok = 0;
         }
         status = ok ? EXIT_OK : EXIT_ERROR;
-        if (ok)
-            fprintf(stderr, "mambadna score: %lld sequences, %lld bases, %lld windows scored, "
-                            "%lld skipped (N), %lld calls -> %s\n",
-                    (long long)st.sequences, (long long)st.bases, (long long)st.windows,
-                    (long long)st.skipped, (long long)so.n_calls, out);
+        if (ok) {
+            char what[96] = "";
+            if (so.format == FMT_BAM)
+                snprintf(what, sizeof what, ", %lld records written, %lld tagged %s",
+                         (long long)so.n_records, (long long)so.n_tagged, tag);
+            else if (so.format == FMT_BED || calls)
+                snprintf(what, sizeof what, ", %lld calls", (long long)so.n_calls);
+            fprintf(stderr, "mambadna score: %lld sequences, %lld windows scored, %lld skipped "
+                            "(N), %lld bases in %.2f s (%.3f Mb/s)%s -> %s\n",
+                    (long long)st.sequences, (long long)st.windows, (long long)st.skipped,
+                    (long long)st.bases, st.seconds,
+                    st.seconds > 0 ? (double)st.bases * 1e-6 / st.seconds : 0.0, what, out);
+        }
     }
     md_seqsource_close(src);
     md_model_free(m);
     cli_regions_free(&regions);
+    free(command_line);
     if (status == EXIT_OK && !strcmp(out, "-")) status = cli_close_stdout(cmd);
     return status;
 
@@ -341,8 +445,10 @@ usage_error_lib:
 usage_error:
     score_usage(stderr);
     cli_regions_free(&regions);
+    free(command_line);
     return EXIT_USAGE;
 error_lib:
     cli_regions_free(&regions);
+    free(command_line);
     return cli_fail(cmd);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "pipeline.h"
 
 void md_embed_opt_init(md_embed_opt *o)
 {
@@ -30,6 +31,19 @@ int md_embed_opt_check(const md_embed_opt *o)
     return 0;
 }
 
+/* The reader runs ahead by at most this many sequences and, beyond one
+ * sequence, this many bases. */
+#define READ_AHEAD_SEQS 1024
+#define READ_AHEAD_BASES (64 * 1024 * 1024)
+
+/* A window waiting for its forward pass. */
+typedef struct pending_window {
+    char *name;      /* shared by the windows of a sequence: owned by the last */
+    int64_t beg;     /* start on the forward strand of the contig */
+    char strand;
+    int owns_name;
+} pending_window;
+
 typedef struct embed_job {
     md_model *m;
     const md_embed_opt *o;
@@ -39,7 +53,15 @@ typedef struct embed_job {
     float *hidden;     /* (batch, L, H) */
     float *rows;       /* (n_rows, H) pooled rows of one window */
     size_t hidden_cap, rows_cap;
+    uint8_t *tok;      /* (batch, L) tokens of the pending windows */
+    size_t tok_cap;
+    pending_window *pend; /* [batch] */
+    int n_pend;
+    int64_t L;         /* length of the pending windows */
     md_embed_stats *st;
+    md_progress progress;
+    int64_t bases_before; /* bases of the sequences before the current one */
+    int64_t pos;          /* bases before the window being added, for progress */
 } embed_job;
 
 static int grow(float **p, size_t *cap, size_t n)
@@ -85,46 +107,75 @@ static int write_window(embed_job *j, const float *h, int64_t L, const char *nam
     return md_npy_append_f32(j->npy, j->rows, n_rows);
 }
 
-/* Run windows [k0, k1) of equal length L of one tokenized sequence. */
-static int run_batch(embed_job *j, const uint8_t *ids, const int64_t *begs, int n, int64_t L,
-                     const md_record *rec, char strand)
+/* Run the pending windows (all of length j->L) and write their rows in
+ * order. */
+static int flush(embed_job *j)
 {
-    int ret = grow(&j->hidden, &j->hidden_cap, (size_t)(n * L * j->H));
-    if (ret < 0) return ret;
-    uint8_t *tok = malloc((size_t)(n * L));
-    if (!tok) return md_error(MD_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < n; i++) memcpy(tok + i * L, ids + begs[i], (size_t)L);
-    ret = md_model_embed(j->m, tok, n, L, &j->o->fwd, j->hidden);
-    free(tok);
+    int n = j->n_pend, ret = 0;
+    int64_t L = j->L;
+    if (n == 0) return 0;
+    ret = grow(&j->hidden, &j->hidden_cap, (size_t)(n * L * j->H));
+    if (ret == 0) ret = md_model_embed(j->m, j->tok, n, L, &j->o->fwd, j->hidden);
     for (int i = 0; ret == 0 && i < n; i++) {
-        int64_t fb = strand == '-' ? rec->len - begs[i] - L : begs[i];
-        ret = write_window(j, j->hidden + i * L * j->H, L, rec->name, rec->beg + fb, strand);
+        pending_window *p = &j->pend[i];
+        ret = write_window(j, j->hidden + i * L * j->H, L, p->name, p->beg, p->strand);
     }
+    for (int i = 0; i < n; i++)
+        if (j->pend[i].owns_name) free(j->pend[i].name);
     j->st->windows += n;
     j->st->bases += n * L;
+    j->n_pend = 0;
     return ret;
 }
 
-static int embed_sequence(embed_job *j, const md_record *rec, char strand, uint8_t *ids)
+/* Queue one window of L tokens; runs the pending ones first when the length
+ * differs or the batch is full. */
+static int add_window(embed_job *j, const uint8_t *ids, int64_t L, const char *name, int64_t beg,
+                      char strand)
+{
+    int ret = 0;
+    if (j->n_pend > 0 && (L != j->L || j->n_pend == j->o->batch)) {
+        if ((ret = flush(j)) < 0) return ret;
+        md_progress_update(&j->progress, j->st->sequences, j->pos, 0);
+    }
+    size_t need = (size_t)((j->n_pend + 1) * L);
+    if (need > j->tok_cap) {
+        size_t cap = (size_t)(j->o->batch * L);
+        uint8_t *p = realloc(j->tok, cap > need ? cap : need);
+        if (!p) return md_error(MD_ERR_NOMEM, "out of memory for windows of %lld bases",
+                                (long long)L);
+        j->tok = p;
+        j->tok_cap = cap > need ? cap : need;
+    }
+    memcpy(j->tok + (size_t)j->n_pend * (size_t)L, ids, (size_t)L);
+    j->pend[j->n_pend++] = (pending_window){(char *)name, beg, strand, 0};
+    j->L = L;
+    return 0;
+}
+
+/* Queue every window of one sequence. Takes its name. */
+static int embed_sequence(embed_job *j, md_seqitem *it)
 {
     const md_embed_opt *o = j->o;
-    if (rec->len == 0) return 0;
-    md_tokenize(rec->seq, rec->len, ids);
-    int64_t window = o->window ? o->window : rec->len;
-    md_window_iter it;
-    int ret = md_window_iter_init(&it, rec->len, window, o->stride ? o->stride : window, MD_LAST_SHIFT);
-    int64_t begs[256], b, e, L = 0;
-    int n = 0;
-    while (ret >= 0 && md_window_next(&it, &b, &e) == 0) {
-        if (n > 0 && (e - b != L || n == o->batch || n == 256)) {
-            ret = run_batch(j, ids, begs, n, L, rec, strand);
-            n = 0;
-        }
-        L = e - b;
-        begs[n++] = b;
+    if (it->len == 0) return 0;
+    int64_t window = o->window ? o->window : it->len;
+    md_window_iter w;
+    int ret = md_window_iter_init(&w, it->len, window, o->stride ? o->stride : window, MD_LAST_SHIFT);
+    int64_t b, e;
+    int last = -1; /* pending slot of this sequence's latest window */
+    while (ret >= 0 && md_window_next(&w, &b, &e) == 0) {
+        int64_t fb = it->strand == '-' ? it->len - e : b;
+        j->pos = j->bases_before + b;
+        if ((ret = add_window(j, it->ids + b, e - b, it->name, it->beg + fb, it->strand)) < 0)
+            break;
+        last = j->n_pend - 1;
     }
-    if (ret >= 0 && n > 0) ret = run_batch(j, ids, begs, n, L, rec, strand);
+    if (last >= 0 && ret >= 0) { /* the name goes with the last window queued */
+        j->pend[last].owns_name = 1;
+        it->name = NULL;
+    }
     j->st->sequences++;
+    j->bases_before += it->len;
     return ret < 0 ? ret : 0;
 }
 
@@ -136,37 +187,40 @@ int md_embed_run(md_model *m, md_seqsource *src, const md_embed_opt *o, const ch
     md_embed_stats local;
     embed_job j = {.m = m, .o = o, .H = md_config_hidden_width(&m->cfg), .st = stats ? stats : &local};
     memset(j.st, 0, sizeof *j.st);
+    md_progress_start(&j.progress, "embed", o->progress,
+                      o->progress ? md_seqsource_total_bases(src) : -1);
+    j.pend = calloc((size_t)o->batch, sizeof *j.pend);
+    if (!j.pend) return md_error(MD_ERR_NOMEM, "out of memory");
     j.npy = md_npy_open(npy_path, o->dtype, &j.H, 1);
     j.tsv = j.npy ? md_outfile_open(tsv_path) : NULL;
     if (!j.npy || !j.tsv) {
         if (j.npy) md_npy_close(j.npy, 0);
+        free(j.pend);
         return MD_ERR_IO;
     }
-    md_record rec = {0};
-    uint8_t *ids = NULL;
-    size_t ids_cap = 0;
-    const md_region *reg;
-    while ((ret = md_seqsource_next(src, &rec, &reg)) == 0) {
-        if ((size_t)rec.len > ids_cap) {
-            uint8_t *p = realloc(ids, (size_t)rec.len);
-            if (!p) {
-                ret = md_error(MD_ERR_NOMEM, "out of memory for %s (%lld bases)", rec.name, (long long)rec.len);
-                break;
-            }
-            ids = p;
-            ids_cap = (size_t)rec.len;
-        }
-        char strand = reg && reg->strand == '-' ? '-' : '+';
-        if ((ret = embed_sequence(&j, &rec, strand, ids)) < 0) break;
+    md_seqqueue *q = md_seqqueue_start(src, READ_AHEAD_SEQS, READ_AHEAD_BASES);
+    ret = q ? 0 : MD_ERR;
+    md_seqitem it = {0};
+    while (ret == 0 && (ret = md_seqqueue_next(q, &it)) == 0)
+        ret = embed_sequence(&j, &it);
+    md_seqitem_clear(&it);
+    md_seqqueue_stop(q);
+    if (ret == MD_EOF) {
+        int r = flush(&j);
+        if (r < 0) ret = r;
     }
+    for (int i = 0; i < j.n_pend; i++) /* left by an error */
+        if (j.pend[i].owns_name) free(j.pend[i].name);
+    md_progress_end(&j.progress);
+    j.st->seconds = md_now_s() - j.progress.t0;
     int ok = ret == MD_EOF;
     if (ok && fflush(md_outfile_fp(j.tsv)) != 0) ok = 0;
     if (md_npy_close(j.npy, ok) < 0) ok = 0;
     if (ok) ok = md_outfile_commit(j.tsv) == 0;
     else md_outfile_abort(j.tsv);
-    free(ids);
     free(j.hidden);
     free(j.rows);
-    md_record_free(&rec);
+    free(j.tok);
+    free(j.pend);
     return ok ? 0 : (ret < -1 ? ret : MD_ERR);
 }

@@ -294,6 +294,24 @@ int md_npy_append_f32(md_npy *npy, const float *rows, int64_t n);
 int md_npy_append_raw(md_npy *npy, const void *rows, int64_t n);
 int md_npy_close(md_npy *npy, int commit);
 
+/** BAM copy of a SAM/BAM/CRAM input with a float tag on chosen records,
+ *  written through htslib under a temporary name (md_outfile; "-" is
+ *  stdout) and renamed by a committing close. */
+typedef struct md_bamout md_bamout;
+/** 0 when tag is a valid SAM tag name ([A-Za-z][A-Za-z0-9]), else MD_ERR_ARG
+ *  with a message. */
+int md_bam_tag_check(const char *tag);
+/** hdr: the input's header (md_seqsource_sam_header), copied; command_line,
+ *  when not NULL, goes into an @PG line added to it. NULL on error. */
+md_bamout *md_bamout_open(const char *path, const struct sam_hdr_t *hdr, const char *tag,
+                          const char *command_line);
+/** Write a copy of rec with the tag set to *score, or without the tag when
+ *  score is NULL (a tag of that name already on the record is dropped in
+ *  both cases). */
+int md_bamout_write(md_bamout *w, const struct bam1_t *rec, const float *score);
+/** Finish the file and rename it (commit), or remove it. */
+int md_bamout_close(md_bamout *w, int commit);
+
 /** Half-precision conversions (round to nearest even). */
 uint16_t md_f32_to_f16(float x);
 float md_f16_to_f32(uint16_t h);

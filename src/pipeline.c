@@ -173,7 +173,17 @@ void md_progress_start(md_progress *p, const char *what, int on, int64_t total)
     p->what = what;
     p->on = on;
     p->total = total;
-    p->t0 = p->last = md_now_s();
+    p->t0 = md_now_s();
+    p->last = p->t0 - 1; /* the first update shows */
+}
+
+/* Bases in a short human unit: "812 b", "3.2 kb", "12.34 Mb", "3.10 Gb". */
+static void fmt_bases(double b, char *buf, size_t n)
+{
+    if (b < 1e3) snprintf(buf, n, "%.0f b", b);
+    else if (b < 1e6) snprintf(buf, n, "%.1f kb", b * 1e-3);
+    else if (b < 1e9) snprintf(buf, n, "%.2f Mb", b * 1e-6);
+    else snprintf(buf, n, "%.2f Gb", b * 1e-9);
 }
 
 void md_progress_update(md_progress *p, int64_t sequences, int64_t bases, int force)
@@ -183,23 +193,24 @@ void md_progress_update(md_progress *p, int64_t sequences, int64_t bases, int fo
     if (!force && now - p->last < 0.5) return;
     p->last = now;
     double dt = now - p->t0, rate = dt > 0 ? (double)bases / dt : 0;
-    char tail[96] = "";
+    char done[32], total[32], tail[128] = "";
+    fmt_bases((double)bases, done, sizeof done);
     if (p->total > 0) {
         double left = rate > 0 ? (double)(p->total - bases) / rate : NAN;
+        int n = snprintf(tail, sizeof tail, " of ");
+        fmt_bases((double)p->total, total, sizeof total);
+        n += snprintf(tail + n, sizeof tail - (size_t)n, "%s (%.1f%%), %.3f Mb/s", total,
+                      100.0 * (double)bases / (double)p->total, rate * 1e-6);
         if (isfinite(left) && left >= 0) {
             long s = (long)(left + 0.5);
-            snprintf(tail, sizeof tail, " of %.2f Mb (%.1f%%), %.2f Mb/s, ETA %ld:%02ld:%02ld",
-                     (double)p->total * 1e-6, 100.0 * (double)bases / (double)p->total,
-                     rate * 1e-6, s / 3600, s / 60 % 60, s % 60);
-        } else {
-            snprintf(tail, sizeof tail, " of %.2f Mb (%.1f%%)", (double)p->total * 1e-6,
-                     100.0 * (double)bases / (double)p->total);
+            snprintf(tail + n, sizeof tail - (size_t)n, ", ETA %ld:%02ld:%02ld", s / 3600,
+                     s / 60 % 60, s % 60);
         }
     } else {
-        snprintf(tail, sizeof tail, ", %.2f Mb/s", rate * 1e-6);
+        snprintf(tail, sizeof tail, ", %.3f Mb/s", rate * 1e-6);
     }
-    fprintf(stderr, "\r\033[Kmambadna %s: %lld sequences, %.2f Mb%s", p->what,
-            (long long)sequences, (double)bases * 1e-6, tail);
+    fprintf(stderr, "\r\033[Kmambadna %s: %lld sequences, %s%s", p->what, (long long)sequences,
+            done, tail);
     fflush(stderr);
     p->shown = 1;
 }

@@ -39,8 +39,8 @@ int md_seqqueue_next(md_seqqueue *q, md_seqitem *it);
 void md_seqqueue_stop(md_seqqueue *q);
 
 /* A progress line on stderr, refreshed at most twice a second:
- * "mambadna WHAT: 12 sequences, 3.40 Mb of 10.00 Mb (34.0%), 1.21 Mb/s, ETA 0:00:05"
- * (without "of ..." and ETA when the total is unknown). */
+ * "mambadna WHAT: 12 sequences, 3.40 Mb of 10.00 Mb (34.0%), 1.210 Mb/s, ETA 0:00:05"
+ * (without "of ..." and the ETA when the total is unknown). */
 typedef struct md_progress {
     const char *what;
     int on;              /* print at all */

@@ -1,11 +1,12 @@
-/* writers.c: bedGraph, bigWig and NPY outputs.
+/* writers.c: bedGraph, bigWig, NPY and BAM outputs.
  *
  * Every writer goes through outfile.c: the output is written under a
  * temporary name and renamed on a successful close with commit, so a failed
  * or interrupted run never leaves a file that looks complete. bedGraph and
  * bigWig merge runs of equal values on adjacent intervals and reject
  * intervals out of order. NPY rows are streamed and the row count is
- * written into the header at the end. */
+ * written into the header at the end. BAM copies of an input go through
+ * htslib on a duplicate of the output's file descriptor. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -16,6 +17,8 @@
 
 #include <bigWig.h>
 #include <bwCommon.h>
+#include <htslib/hfile.h>
+#include <htslib/sam.h>
 
 #include "mambadna.h"
 
@@ -702,5 +705,134 @@ int md_npy_close(md_npy *npy, int commit)
 done:
     free(npy->path);
     free(npy);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* BAM copies with a score tag                                         */
+/* ------------------------------------------------------------------ */
+
+struct md_bamout {
+    md_outfile *out; /* the file (temporary, stdout or direct) */
+    htsFile *hts;    /* htslib's stream on a duplicate of out's descriptor */
+    sam_hdr_t *hdr;  /* the input's header, with our @PG line */
+    bam1_t *b;       /* scratch copy of the record being written */
+    char tag[3];
+    char *path;
+    int failed;
+};
+
+int md_bam_tag_check(const char *tag)
+{
+    if (!tag || strlen(tag) != 2 ||
+        !((tag[0] >= 'A' && tag[0] <= 'Z') || (tag[0] >= 'a' && tag[0] <= 'z')) ||
+        !((tag[1] >= 'A' && tag[1] <= 'Z') || (tag[1] >= 'a' && tag[1] <= 'z') ||
+          (tag[1] >= '0' && tag[1] <= '9')))
+        return md_error(MD_ERR_ARG,
+                        "invalid tag '%s': a SAM tag is two characters, a letter then a letter "
+                        "or digit ([A-Za-z][A-Za-z0-9])",
+                        tag ? tag : "");
+    return 0;
+}
+
+static void bamout_free(md_bamout *w)
+{
+    if (w->b) bam_destroy1(w->b);
+    if (w->hdr) sam_hdr_destroy(w->hdr);
+    free(w->path);
+    free(w);
+}
+
+md_bamout *md_bamout_open(const char *path, const struct sam_hdr_t *hdr, const char *tag,
+                          const char *command_line)
+{
+    if (md_bam_tag_check(tag) < 0) return NULL;
+    if (!hdr) {
+        md_error(MD_ERR_ARG, "BAM output %s: the input has no SAM header (BAM output needs "
+                 "SAM, BAM or CRAM input)", path ? path : "");
+        return NULL;
+    }
+    md_bamout *w = calloc(1, sizeof *w);
+    if (!w || !(w->path = strdup(path ? path : ""))) {
+        free(w);
+        md_error(MD_ERR_NOMEM, "out of memory opening BAM %s", path ? path : "");
+        return NULL;
+    }
+    memcpy(w->tag, tag, 3);
+    hFILE *hf = NULL;
+    int fd = -1;
+    if (!(w->hdr = sam_hdr_dup(hdr)) || !(w->b = bam_init1())) {
+        md_error(MD_ERR_NOMEM, "out of memory opening BAM %s", path);
+        goto fail;
+    }
+    if (command_line &&
+        sam_hdr_add_pg(w->hdr, "mambadna", "PN", "mambadna", "VN", MAMBADNA_VERSION, "CL",
+                       command_line, NULL) < 0) {
+        md_error(MD_ERR_FORMAT, "BAM %s: cannot add the @PG line to the input's header", path);
+        goto fail;
+    }
+    if (!(w->out = md_outfile_open(path))) goto fail;
+    /* htslib closes its own descriptor; the outfile keeps the original to
+     * sync, close and rename */
+    if ((fd = dup(fileno(md_outfile_fp(w->out)))) < 0 || !(hf = hdopen(fd, "w"))) {
+        md_error(MD_ERR_IO, "cannot open BAM %s for writing: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        goto fail;
+    }
+    if (!(w->hts = hts_hopen(hf, path, "wb"))) {
+        md_error(MD_ERR_IO, "cannot open BAM %s for writing", path);
+        hclose_abruptly(hf);
+        goto fail;
+    }
+    if (sam_hdr_write(w->hts, w->hdr) < 0) {
+        md_error(MD_ERR_IO, "cannot write the header of BAM %s; check the free space of its "
+                 "directory", path);
+        goto fail;
+    }
+    return w;
+
+fail:
+    if (w->hts) hts_close(w->hts);
+    md_outfile_abort(w->out);
+    bamout_free(w);
+    return NULL;
+}
+
+int md_bamout_write(md_bamout *w, const struct bam1_t *rec, const float *score)
+{
+    if (!w || !rec) return md_error(MD_ERR_ARG, "md_bamout_write: NULL argument");
+    if (w->failed) return md_error(MD_ERR_IO, "BAM %s: an earlier write failed", w->path);
+    if (!bam_copy1(w->b, rec)) {
+        w->failed = 1;
+        return md_error(MD_ERR_NOMEM, "out of memory writing BAM %s", w->path);
+    }
+    uint8_t *old = bam_aux_get(w->b, w->tag); /* a tag of an earlier run goes */
+    if ((old && bam_aux_del(w->b, old) < 0) ||
+        (score && bam_aux_update_float(w->b, w->tag, *score) < 0)) {
+        w->failed = 1;
+        return md_error(MD_ERR_FORMAT, "BAM %s: cannot set tag %s on read %s (corrupt aux data?)",
+                        w->path, w->tag, bam_get_qname(rec));
+    }
+    if (sam_write1(w->hts, w->hdr, w->b) < 0) {
+        w->failed = 1;
+        return md_error(MD_ERR_IO, "cannot write BAM %s (read %s); check the free space of its "
+                        "directory", w->path, bam_get_qname(rec));
+    }
+    return 0;
+}
+
+int md_bamout_close(md_bamout *w, int commit)
+{
+    if (!w) return 0;
+    int rc = 0;
+    if (commit && w->failed) rc = md_error(MD_ERR_IO, "BAM %s: an earlier write failed", w->path);
+    if (hts_close(w->hts) < 0 && commit && rc == 0)
+        rc = md_error(MD_ERR_IO, "cannot write BAM %s; check the free space of its directory",
+                      w->path);
+    if (commit && rc == 0)
+        rc = md_outfile_commit(w->out);
+    else
+        md_outfile_abort(w->out);
+    bamout_free(w);
     return rc;
 }
