@@ -191,9 +191,13 @@ static int open_outputs(score_out *so, md_seqsource *src, const char *out, const
         char **names;
         int64_t *lengths;
         int n;
-        if (md_seqsource_contigs(src, &names, &lengths, &n) < 0 || n == 0)
-            return md_error(MD_ERR_ARG, "bigWig output needs the FASTA index for contig sizes "
-                            "(run `mambadna faidx IN`)");
+        if (md_seqsource_contigs(src, &names, &lengths, &n) < 0) return MD_ERR;
+        if (n == 0) { /* the message of the failed index lookup says which file */
+            char why[768];
+            snprintf(why, sizeof why, "%s", md_last_error());
+            return md_error(MD_ERR_ARG, "bigWig output takes the contig sizes from the FASTA "
+                            "index: %s", why);
+        }
         so->bw = md_bigwig_open(out, names, lengths, n);
         free(names);
         free(lengths);
