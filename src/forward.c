@@ -33,22 +33,23 @@ typedef struct scratch {
     float *xz;         /* (S, 2E) in_proj output: x then z */
     float *u;          /* (S, E) conv + SiLU output */
     float *xdbl;       /* (S, R + 2N) x_proj output: dt, B, C */
-    float *dt;         /* (S, E) */
-    float *y;          /* (S, E) scan output of one direction */
-    float *y2;         /* (S, E) the other direction (whole-sequence mode) */
+    float *y;          /* (S, E) scan output (both directions added, for add) */
+    float *y2;         /* (S, E) the other direction (whole-sequence mode, combine mul) */
     float *o;          /* (S, D) out_proj output */
     float *conv_state; /* (rows, K-1, E) */
     float *ssm_state;  /* (rows, N, E) */
-    float *A;          /* (E, N) = -exp(A_log) */
+    float *conv_wt;    /* (K, E) conv weight of one direction, transposed */
+    float *dtw_t;      /* (R, E) dt_proj weight, transposed */
+    float *A2t;        /* (N, E) -exp(A_log) log2(e), transposed */
 } scratch;
 
 static void scratch_free(scratch *s)
 {
-    free(s->xz); free(s->u); free(s->xdbl); free(s->dt); free(s->y); free(s->y2);
-    free(s->o); free(s->conv_state); free(s->ssm_state); free(s->A);
+    free(s->xz); free(s->u); free(s->xdbl); free(s->y); free(s->y2); free(s->o);
+    free(s->conv_state); free(s->ssm_state); free(s->conv_wt); free(s->dtw_t); free(s->A2t);
 }
 
-static int scratch_alloc(scratch *s, const md_config *c, int rows, int64_t S)
+static int scratch_alloc(scratch *s, const md_config *c, int rows, int64_t S, int need_y2)
 {
     int64_t D = c->d_model, E = (int64_t)c->expand * D, N = c->d_state, R = c->dt_rank,
             K = c->d_conv;
@@ -58,15 +59,16 @@ static int scratch_alloc(scratch *s, const md_config *c, int rows, int64_t S)
     s->xz = malloc((size_t)(S * 2 * E) * sizeof(float));
     s->u = malloc((size_t)(S * E) * sizeof(float));
     s->xdbl = malloc((size_t)(S * (R + 2 * N)) * sizeof(float));
-    s->dt = malloc((size_t)(S * E) * sizeof(float));
     s->y = malloc((size_t)(S * E) * sizeof(float));
-    s->y2 = malloc((size_t)(S * E) * sizeof(float));
+    s->y2 = need_y2 ? malloc((size_t)(S * E) * sizeof(float)) : NULL;
     s->o = malloc((size_t)(S * D) * sizeof(float));
     s->conv_state = malloc((size_t)(rows * (K > 1 ? K - 1 : 1) * E) * sizeof(float));
     s->ssm_state = malloc((size_t)(rows * N * E) * sizeof(float));
-    s->A = malloc((size_t)(E * N) * sizeof(float));
-    if (!s->xz || !s->u || !s->xdbl || !s->dt || !s->y || !s->y2 || !s->o ||
-        !s->conv_state || !s->ssm_state || !s->A) {
+    s->conv_wt = malloc((size_t)(K * E) * sizeof(float));
+    s->dtw_t = malloc((size_t)(R * E) * sizeof(float));
+    s->A2t = malloc((size_t)(N * E) * sizeof(float));
+    if (!s->xz || !s->u || !s->xdbl || !s->y || (need_y2 && !s->y2) || !s->o ||
+        !s->conv_state || !s->ssm_state || !s->conv_wt || !s->dtw_t || !s->A2t) {
         scratch_free(s);
         return md_error(MD_ERR_NOMEM, "out of memory for a forward pass over %lld "
                         "positions (use a smaller batch or --chunk)", (long long)S);
@@ -74,41 +76,75 @@ static int scratch_alloc(scratch *s, const md_config *c, int rows, int64_t S)
     return 0;
 }
 
+/* Work items of the conv and the scan: rows x groups of contiguous channel
+ * blocks, enough groups per row for every thread to have one. Each channel
+ * is computed the same way whatever the split, so results do not depend on
+ * the thread count. */
+typedef struct work_split {
+    int groups, n_blocks; /* groups per row; 16-channel blocks per row */
+} work_split;
+
+static work_split split_work(int rows, int E)
+{
+    work_split w;
+    int nth = omp_get_max_threads();
+    w.n_blocks = (E + 15) / 16;
+    w.groups = rows >= nth ? 1 : (nth + rows - 1) / rows;
+    if (w.groups > w.n_blocks) w.groups = w.n_blocks;
+    return w;
+}
+
+/* Channels [*e0, *e1) of group g. */
+static void group_channels(const work_split *w, int g, int E, int *e0, int *e1)
+{
+    *e0 = (int)((int64_t)w->n_blocks * g / w->groups) * 16;
+    *e1 = (int)((int64_t)w->n_blocks * (g + 1) / w->groups) * 16;
+    if (*e1 > E) *e1 = E;
+}
+
 /* One direction of a mixer over a segment of `rows` sequences of Ls
  * positions each, whose in_proj output is already in s->xz. Carries the
  * conv and SSM states in s (zero them before the first segment). Writes the
- * gated scan output to y (rows*Ls, E). */
+ * gated scan output to y (rows*Ls, E), or adds it to y when accumulate. */
 static void mixer_direction(const md_config *c, const md_mixer_params *p, scratch *s,
-                            int rows, int64_t Ls, int dir, float *y, md_profile *prof)
+                            int rows, int64_t Ls, int dir, float *y, int accumulate,
+                            md_profile *prof)
 {
     int E = c->expand * c->d_model, N = c->d_state, R = c->dt_rank, K = c->d_conv;
     int64_t S = rows * Ls, ldx = R + 2 * N;
-    enum { EB = 16 };
-    int n_blocks = (E + EB - 1) / EB;
+    for (int e = 0; e < E; e++) {
+        for (int k = 0; k < K; k++) s->conv_wt[(int64_t)k * E + e] = p->conv_w[(int64_t)e * K + k];
+        for (int r = 0; r < R; r++) s->dtw_t[(int64_t)r * E + e] = p->dt_proj_w[(int64_t)e * R + r];
+        for (int n = 0; n < N; n++)
+            s->A2t[(int64_t)n * E + e] = -expf(p->A_log[(int64_t)e * N + n]) * MD_LOG2E;
+    }
+    work_split w = split_work(rows, E);
+    int items = rows * w.groups;
     double t0 = prof ? omp_get_wtime() : 0;
-    #pragma omp parallel for collapse(2) schedule(static)
-    for (int r = 0; r < rows; r++)
-        for (int blk = 0; blk < n_blocks; blk++) {
-            int e0 = blk * EB, e1 = e0 + EB < E ? e0 + EB : E;
-            md_cpu_conv1d_silu(s->xz + r * Ls * 2 * E, 2 * E, p->conv_w, p->conv_b, Ls, E,
-                               K, e0, e1, dir, s->conv_state + (int64_t)r * (K - 1) * E,
-                               s->u + r * Ls * E);
-        }
+    #pragma omp parallel for schedule(static)
+    for (int i = 0; i < items; i++) {
+        int r = i / w.groups, e0, e1;
+        group_channels(&w, i % w.groups, E, &e0, &e1);
+        md_cpu_conv1d_silu_tiled(s->xz + r * Ls * 2 * E, 2 * E, s->conv_wt, p->conv_b, Ls, E, K,
+                                 e0, e1, dir, s->conv_state + (int64_t)r * (K - 1) * E,
+                                 s->u + r * Ls * E);
+    }
     if (prof) prof->conv += omp_get_wtime() - t0;
-    TIMED(prof, gemm, md_cpu_gemm_nt(S, ldx, E, s->u, E, p->x_proj, s->xdbl, ldx, 0.0f));
-    TIMED(prof, gemm, md_cpu_gemm_nt(S, E, R, s->xdbl, ldx, p->dt_proj_w, s->dt, E, 0.0f));
-    for (int64_t i = 0; i < (int64_t)E * N; i++) s->A[i] = -expf(p->A_log[i]);
+    TIMED(prof, gemm, md_cpu_gemm_nt(S, Ls, ldx, E, s->u, E, p->x_proj, s->xdbl, ldx, 0.0f));
     t0 = prof ? omp_get_wtime() : 0;
-    #pragma omp parallel for collapse(2) schedule(static)
-    for (int r = 0; r < rows; r++)
-        for (int blk = 0; blk < n_blocks; blk++) {
-            int e0 = blk * EB, e1 = e0 + EB < E ? e0 + EB : E;
-            const float *xd = s->xdbl + r * Ls * ldx;
-            md_cpu_selective_scan(s->u + r * Ls * E, s->dt + r * Ls * E, p->dt_proj_b, s->A,
-                                  xd + R, xd + R + N, ldx, p->D, s->xz + r * Ls * 2 * E + E,
-                                  2 * E, Ls, E, N, e0, e1, dir,
-                                  s->ssm_state + (int64_t)r * N * E, y + r * Ls * E);
-        }
+    #pragma omp parallel for schedule(static)
+    for (int i = 0; i < items; i++) {
+        int r = i / w.groups, e0, e1;
+        group_channels(&w, i % w.groups, E, &e0, &e1);
+        const float *xd = s->xdbl + r * Ls * ldx;
+        md_scan_args a = {
+            .u = s->u + r * Ls * E, .xdt = xd, .dtw_t = s->dtw_t, .Bm = xd + R, .Cm = xd + R + N,
+            .dt_bias = p->dt_proj_b, .A2t = s->A2t, .Dv = p->D, .z = s->xz + r * Ls * 2 * E + E,
+            .ldbc = ldx, .ldz = 2 * E, .S = Ls, .E = E, .N = N, .R = R, .dir = dir,
+            .accumulate = accumulate, .state = s->ssm_state + (int64_t)r * N * E,
+            .y = y + r * Ls * E};
+        md_cpu_mixer_scan(&a, e0, e1);
+    }
     if (prof) prof->scan += omp_get_wtime() - t0;
 }
 
@@ -129,21 +165,21 @@ static void mixer_forward(const md_model *m, const md_layer_params *l, const flo
     int bidir = c->arch != MD_ARCH_MAMBA;
     if (chunk <= 0 || chunk >= L) { /* whole sequences, all rows at once */
         int64_t S = (int64_t)B * L;
-        TIMED(prof, gemm, md_cpu_gemm_nt(S, 2 * E, D, x, D, l->fwd.in_proj, s->xz, 2 * E, 0.0f));
+        TIMED(prof, gemm, md_cpu_gemm_nt(S, L, 2 * E, D, x, D, l->fwd.in_proj, s->xz, 2 * E, 0.0f));
         zero_states(c, s, B);
-        mixer_direction(c, &l->fwd, s, B, L, +1, s->y, prof);
+        mixer_direction(c, &l->fwd, s, B, L, +1, s->y, 0, prof);
         if (!bidir) {
-            TIMED(prof, gemm, md_cpu_gemm_nt(S, D, E, s->y, E, l->fwd.out_proj, out, D, 0.0f));
+            TIMED(prof, gemm, md_cpu_gemm_nt(S, L, D, E, s->y, E, l->fwd.out_proj, out, D, 0.0f));
             return;
         }
         zero_states(c, s, B);
-        mixer_direction(c, &l->rev, s, B, L, -1, s->y2, prof);
         if (c->combine == MD_COMBINE_ADD) { /* out_proj(y_f) + out_proj(y_r) in one GEMM */
-            for (int64_t i = 0; i < S * E; i++) s->y[i] += s->y2[i];
-            TIMED(prof, gemm, md_cpu_gemm_nt(S, D, E, s->y, E, l->fwd.out_proj, out, D, 0.0f));
+            mixer_direction(c, &l->rev, s, B, L, -1, s->y, 1, prof);
+            TIMED(prof, gemm, md_cpu_gemm_nt(S, L, D, E, s->y, E, l->fwd.out_proj, out, D, 0.0f));
         } else {
-            TIMED(prof, gemm, md_cpu_gemm_nt(S, D, E, s->y, E, l->fwd.out_proj, out, D, 0.0f));
-            TIMED(prof, gemm, md_cpu_gemm_nt(S, D, E, s->y2, E, l->rev.out_proj, s->o, D, 0.0f));
+            mixer_direction(c, &l->rev, s, B, L, -1, s->y2, 0, prof);
+            TIMED(prof, gemm, md_cpu_gemm_nt(S, L, D, E, s->y, E, l->fwd.out_proj, out, D, 0.0f));
+            TIMED(prof, gemm, md_cpu_gemm_nt(S, L, D, E, s->y2, E, l->rev.out_proj, s->o, D, 0.0f));
             for (int64_t i = 0; i < S * D; i++) out[i] *= s->o[i];
         }
         return;
@@ -160,14 +196,14 @@ static void mixer_forward(const md_model *m, const md_layer_params *l, const flo
                 int64_t t0 = ci * chunk, Ls = t0 + chunk < L ? chunk : L - t0;
                 const float *xc = x + ((int64_t)b * L + t0) * D;
                 float *oc = out + ((int64_t)b * L + t0) * D;
-                TIMED(prof, gemm, md_cpu_gemm_nt(Ls, 2 * E, D, xc, D, p->in_proj, s->xz, 2 * E, 0.0f));
-                mixer_direction(c, p, s, 1, Ls, d ? -1 : +1, s->y, prof);
+                TIMED(prof, gemm, md_cpu_gemm_nt(Ls, Ls, 2 * E, D, xc, D, p->in_proj, s->xz, 2 * E, 0.0f));
+                mixer_direction(c, p, s, 1, Ls, d ? -1 : +1, s->y, 0, prof);
                 if (d == 0) {
-                    TIMED(prof, gemm, md_cpu_gemm_nt(Ls, D, E, s->y, E, p->out_proj, oc, D, 0.0f));
+                    TIMED(prof, gemm, md_cpu_gemm_nt(Ls, Ls, D, E, s->y, E, p->out_proj, oc, D, 0.0f));
                 } else if (c->combine == MD_COMBINE_ADD) {
-                    TIMED(prof, gemm, md_cpu_gemm_nt(Ls, D, E, s->y, E, p->out_proj, oc, D, 1.0f));
+                    TIMED(prof, gemm, md_cpu_gemm_nt(Ls, Ls, D, E, s->y, E, p->out_proj, oc, D, 1.0f));
                 } else {
-                    TIMED(prof, gemm, md_cpu_gemm_nt(Ls, D, E, s->y, E, p->out_proj, s->o, D, 0.0f));
+                    TIMED(prof, gemm, md_cpu_gemm_nt(Ls, Ls, D, E, s->y, E, p->out_proj, s->o, D, 0.0f));
                     for (int64_t i = 0; i < Ls * D; i++) oc[i] *= s->o[i];
                 }
             }
@@ -231,7 +267,8 @@ int md_model_forward_rows(md_model *m, const uint8_t *tokens, int B, int64_t L,
     scratch s;
     float *residual = malloc((size_t)(T * D) * sizeof(float)); /* (B, L, D) */
     float *normed = malloc((size_t)(T * D) * sizeof(float));   /* (B, L, D) */
-    int ret = residual && normed ? scratch_alloc(&s, c, whole ? B : 1, whole ? T : chunk)
+    int need_y2 = whole && c->arch != MD_ARCH_MAMBA && c->combine != MD_COMBINE_ADD;
+    int ret = residual && normed ? scratch_alloc(&s, c, whole ? B : 1, whole ? T : chunk, need_y2)
                                  : md_error(MD_ERR_NOMEM, "out of memory for %lld positions",
                                             (long long)T);
     if (ret < 0) goto out;
@@ -307,7 +344,7 @@ int md_model_logits(md_model *m, const uint8_t *tokens, int B, int64_t L,
     if (!h) return md_error(MD_ERR_NOMEM, "out of memory for %lld positions", (long long)T);
     int ret = md_model_embed(m, tokens, B, L, opt, h);
     if (ret == 0 && H == D) {
-        md_cpu_gemm_nt(T, V, D, h, D, m->embedding, out, V, 0.0f);
+        md_cpu_gemm_nt(T, L, V, D, h, D, m->embedding, out, V, 0.0f);
     } else if (ret == 0) {
         /* PS head: first half against W, channel-flipped second half against
          * W with complemented rows */
@@ -321,8 +358,8 @@ int md_model_logits(md_model *m, const uint8_t *tokens, int B, int64_t L,
                        D * sizeof(float));
             for (int64_t i = 0; i < T; i++)
                 for (int64_t d = 0; d < D; d++) hs[i * D + d] = h[i * H + 2 * D - 1 - d];
-            md_cpu_gemm_nt(T, V, D, h, H, m->embedding, out, V, 0.0f);
-            md_cpu_gemm_nt(T, V, D, hs, D, wc, out, V, 1.0f);
+            md_cpu_gemm_nt(T, L, V, D, h, H, m->embedding, out, V, 0.0f);
+            md_cpu_gemm_nt(T, L, V, D, hs, D, wc, out, V, 1.0f);
         }
         free(wc);
         free(hs);

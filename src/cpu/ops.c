@@ -8,16 +8,25 @@
 
 /* Rows per GEMM block. Blocks are fixed by the row count alone and run on
  * OpenMP threads, each a single-threaded SGEMM, so results do not depend on
- * the number of threads (OpenBLAS's own threading changes the rounding). */
+ * the number of threads (OpenBLAS's own threading changes the rounding).
+ * Blocks also restart at every sequence: SGEMM kernels round a row
+ * differently depending on where it falls in the call (edge kernels for the
+ * last rows, rows grouped by the unrolling), so a sequence's rows must sit
+ * at the same places whatever else is in the batch. */
 enum { GEMM_ROWS = 128 };
 
-void md_cpu_gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+void md_cpu_gemm_nt(int64_t M, int64_t seq, int64_t N, int64_t K, const float *A, int64_t lda,
                     const float *W, float *C, int64_t ldc, float beta)
 {
     if (M == 0 || N == 0) return;
+    if (seq <= 0 || seq > M) seq = M;
+    int64_t per_seq = (seq + GEMM_ROWS - 1) / GEMM_ROWS, n_seq = (M + seq - 1) / seq;
     #pragma omp parallel for schedule(static) if (M > GEMM_ROWS)
-    for (int64_t r0 = 0; r0 < M; r0 += GEMM_ROWS) {
-        int64_t m = M - r0 < GEMM_ROWS ? M - r0 : GEMM_ROWS;
+    for (int64_t i = 0; i < n_seq * per_seq; i++) {
+        int64_t q = i / per_seq, r0 = q * seq + i % per_seq * GEMM_ROWS;
+        int64_t end = q * seq + seq < M ? q * seq + seq : M;
+        if (r0 >= end) continue;
+        int64_t m = end - r0 < GEMM_ROWS ? end - r0 : GEMM_ROWS;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)N, (blasint)K,
                     1.0f, A + r0 * lda, (blasint)lda, W, (blasint)K, beta, C + r0 * ldc,
                     (blasint)ldc);
@@ -74,77 +83,166 @@ static inline void store_block(float *p, md_v16f v, int nc)
     else memcpy(p, &v, (size_t)nc * sizeof(float));
 }
 
+/* ---- depthwise causal conv1d + SiLU ---------------------------------------- */
+
+/* Steps s0..s1 (processing order) of one channel block; wk (K) weights, win
+ * (K-1) the previous inputs, oldest first, read and updated. */
+static inline __attribute__((always_inline)) void
+conv_steps(const float *x, int64_t ldx, int64_t S, int E, const int K, int c0, int nc, int dir,
+           int64_t s0, int64_t s1, const md_v16f *wk, md_v16f bias, md_v16f *win, float *out)
+{
+    md_v16f w[8], v[8]; /* K <= 8 */
+    for (int k = 0; k < K; k++) w[k] = wk[k];
+    for (int k = 0; k < K - 1; k++) v[k] = win[k];
+    for (int64_t s = s0; s < s1; s++) {
+        int64_t t = dir > 0 ? s : S - 1 - s;
+        v[K - 1] = load_block(x + t * ldx + c0, nc);
+        md_v16f acc = bias;
+        for (int k = 0; k < K; k++) acc = md_fmav(w[k], v[k], acc);
+        store_block(out + t * E + c0, md_siluv(acc), nc);
+        for (int k = 0; k < K - 1; k++) v[k] = v[k + 1];
+    }
+    for (int k = 0; k < K - 1; k++) win[k] = v[k];
+}
+
+static inline __attribute__((always_inline)) void
+conv_block(const float *x, int64_t ldx, int64_t S, int E, const int K, int c0, int nc, int dir,
+           int64_t s0, int64_t s1, const md_v16f *wk, md_v16f bias, float *state, float *out)
+{
+    md_v16f win[8];
+    for (int k = 0; k < K - 1; k++) win[k] = load_block(state + (int64_t)k * E + c0, nc);
+    if (nc == EB) conv_steps(x, ldx, S, E, K, c0, EB, dir, s0, s1, wk, bias, win, out);
+    else conv_steps(x, ldx, S, E, K, c0, nc, dir, s0, s1, wk, bias, win, out);
+    for (int k = 0; k < K - 1; k++) store_block(state + (int64_t)k * E + c0, win[k], nc);
+}
+
 void md_cpu_conv1d_silu(const float *x, int64_t ldx, const float *w, const float *b,
                         int64_t S, int E, int K, int e0, int e1, int dir,
                         float *state, float *out)
 {
     for (int c0 = e0; c0 < e1; c0 += EB) {
         int nc = e1 - c0 < EB ? e1 - c0 : EB;
-        md_v16f win[8], wk[8], bias = {0}; /* last K inputs, oldest first (K <= 8) */
-        for (int k = 0; k < K; k++) win[k] = wk[k] = (md_v16f){0};
-        for (int j = 0; j < nc; j++) {
-            for (int k = 0; k < K; k++) wk[k][j] = w[(int64_t)(c0 + j) * K + k];
-            for (int k = 0; k < K - 1; k++) win[k][j] = state[(int64_t)k * E + c0 + j];
-            bias[j] = b[c0 + j];
+        md_v16f wk[8]; /* K <= 8 */
+        for (int k = 0; k < K; k++) {
+            wk[k] = (md_v16f){0};
+            for (int j = 0; j < nc; j++) wk[k][j] = w[(int64_t)(c0 + j) * K + k];
         }
-        for (int64_t s = 0; s < S; s++) {
-            int64_t t = dir > 0 ? s : S - 1 - s;
-            const float *xt = x + t * ldx + c0;
-            float *ot = out + t * E + c0;
-            win[K - 1] = load_block(xt, nc);
-            md_v16f acc = bias;
-            for (int k = 0; k < K; k++) acc += wk[k] * win[k];
-            store_block(ot, md_siluv(acc), nc);
-            for (int k = 0; k < K - 1; k++) win[k] = win[k + 1];
-        }
-        for (int k = 0; k < K - 1; k++)
-            for (int j = 0; j < nc; j++) state[(int64_t)k * E + c0 + j] = win[k][j];
+        md_v16f bias = load_block(b + c0, nc);
+        if (K == 4) conv_block(x, ldx, S, E, 4, c0, nc, dir, 0, S, wk, bias, state, out);
+        else conv_block(x, ldx, S, E, K, c0, nc, dir, 0, S, wk, bias, state, out);
     }
 }
 
-/* The scan with the state size as an argument; called with a constant N
- * for the common size so that the loop over states unrolls into registers. */
-static inline __attribute__((always_inline)) void
-scan_blocks(const float *u, const float *dt, const float *dt_bias, const float *A,
-            const float *Bm, const float *Cm, int64_t ldbc, const float *Dv, const float *z,
-            int64_t ldz, int64_t S, int E, const int N, int e0, int e1, int dir, float *state,
-            float *y)
+void md_cpu_conv1d_silu_tiled(const float *x, int64_t ldx, const float *wt, const float *b,
+                              int64_t S, int E, int K, int e0, int e1, int dir,
+                              float *state, float *out)
 {
-    for (int c0 = e0; c0 < e1; c0 += EB) {
-        int nc = e1 - c0 < EB ? e1 - c0 : EB;
-        md_v16f h[64], a[64]; /* (N, EB), N <= 64 */
-        md_v16f bias = {0}, dskip = {0};
-        for (int n = 0; n < N; n++) {
-            h[n] = (md_v16f){0};
-            a[n] = (md_v16f){0};
+    for (int64_t s0 = 0; s0 < S; s0 += MD_SCAN_TILE) {
+        int64_t s1 = s0 + MD_SCAN_TILE < S ? s0 + MD_SCAN_TILE : S;
+        for (int c0 = e0; c0 < e1; c0 += EB) {
+            int nc = e1 - c0 < EB ? e1 - c0 : EB;
+            md_v16f wk[8];
+            for (int k = 0; k < K; k++) wk[k] = load_block(wt + (int64_t)k * E + c0, nc);
+            md_v16f bias = load_block(b + c0, nc);
+            if (K == 4) conv_block(x, ldx, S, E, 4, c0, nc, dir, s0, s1, wk, bias, state, out);
+            else conv_block(x, ldx, S, E, K, c0, nc, dir, s0, s1, wk, bias, state, out);
         }
-        for (int j = 0; j < nc; j++) {
-            for (int n = 0; n < N; n++) {
-                h[n][j] = state[(int64_t)n * E + c0 + j];
-                a[n][j] = A[(int64_t)(c0 + j) * N + n];
-            }
-            bias[j] = dt_bias[c0 + j];
-            dskip[j] = Dv[c0 + j];
-        }
-        for (int64_t s = 0; s < S; s++) {
-            int64_t t = dir > 0 ? s : S - 1 - s;
-            const float *ut = u + t * E + c0, *dtt = dt + t * E + c0;
-            const float *Bt = Bm + t * ldbc, *Ct = Cm + t * ldbc;
-            md_v16f uv = load_block(ut, nc), delta = load_block(dtt, nc);
-            delta = md_softplusv(delta + bias);
-            md_v16f du = delta * uv, acc = dskip * uv;
-            #pragma GCC unroll 16
-            for (int n = 0; n < N; n++) {
-                h[n] = md_fast_expv(delta * a[n]) * h[n] + du * Bt[n];
-                acc += h[n] * Ct[n];
-            }
-            float *yt = y + t * E + c0;
-            if (z) acc *= md_siluv(load_block(z + t * ldz + c0, nc));
-            store_block(yt, acc, nc);
-        }
-        for (int j = 0; j < nc; j++)
-            for (int n = 0; n < N; n++) state[(int64_t)n * E + c0 + j] = h[n][j];
     }
+}
+
+/* ---- selective scan -------------------------------------------------------- */
+
+/* Steps s0..s1 (processing order, at most MD_SCAN_TILE) of one channel block.
+ * First the per-step values that do not depend on the state (delta, delta u,
+ * D u, the gate) for the whole tile, independent of each other; then the
+ * recurrence, whose steps are only 16 exponentials and FMAs long. a2 (N) are
+ * A log2(e) of the block, h (N) its states, read and updated. */
+static inline __attribute__((always_inline)) void
+scan_steps(const md_scan_args *p, int c0, const int nc, int64_t s0, int64_t s1,
+           const md_v16f *a2, md_v16f *h_io, const int N)
+{
+    md_v16f dl[MD_SCAN_TILE], du[MD_SCAN_TILE], ds[MD_SCAN_TILE], gy[MD_SCAN_TILE];
+    const int64_t E = p->E, ldbc = p->ldbc;
+    const md_v16f bias = load_block(p->dt_bias + c0, nc), dsk = load_block(p->Dv + c0, nc);
+    const int64_t n_s = s1 - s0;
+    for (int64_t i = 0; i < n_s; i++) {
+        int64_t t = p->dir > 0 ? s0 + i : p->S - 1 - (s0 + i);
+        md_v16f pre;
+        if (p->dt) {
+            pre = load_block(p->dt + t * E + c0, nc) + bias;
+        } else {
+            const float *xr = p->xdt + t * ldbc;
+            md_v16f acc = {0};
+            for (int r = 0; r < p->R; r++)
+                acc = md_fmav(md_splatv(xr[r]), load_block(p->dtw_t + r * E + c0, nc), acc);
+            pre = acc + bias;
+        }
+        md_v16f d = md_softplusv(pre), uv = load_block(p->u + t * E + c0, nc);
+        dl[i] = d;
+        du[i] = d * uv;
+        ds[i] = dsk * uv;
+        gy[i] = p->z ? md_siluv(load_block(p->z + t * p->ldz + c0, nc)) : md_splatv(1.0f);
+    }
+    md_v16f h[64]; /* N <= 64 */
+    for (int n = 0; n < N; n++) h[n] = h_io[n];
+    for (int64_t i = 0; i < n_s; i++) {
+        int64_t t = p->dir > 0 ? s0 + i : p->S - 1 - (s0 + i);
+        const float *Bt = p->Bm + t * ldbc, *Ct = p->Cm + t * ldbc;
+        md_v16f d = dl[i], dB = du[i], acc0 = ds[i], acc1 = {0};
+        /* two partial sums of C.h (even and odd states) halve the chain */
+        #pragma GCC unroll 8
+        for (int n = 0; n + 1 < N; n += 2) {
+            md_v16f e0 = md_exp2_nonposv(d * a2[n]), e1 = md_exp2_nonposv(d * a2[n + 1]);
+            h[n] = md_fmav(e0, h[n], dB * Bt[n]);
+            h[n + 1] = md_fmav(e1, h[n + 1], dB * Bt[n + 1]);
+            acc0 = md_fmav(h[n], md_splatv(Ct[n]), acc0);
+            acc1 = md_fmav(h[n + 1], md_splatv(Ct[n + 1]), acc1);
+        }
+        if (N & 1) {
+            h[N - 1] = md_fmav(md_exp2_nonposv(d * a2[N - 1]), h[N - 1], dB * Bt[N - 1]);
+            acc0 = md_fmav(h[N - 1], md_splatv(Ct[N - 1]), acc0);
+        }
+        md_v16f yv = (acc0 + acc1) * gy[i];
+        float *yt = p->y + t * E + c0;
+        if (p->accumulate) yv += load_block(yt, nc);
+        store_block(yt, yv, nc);
+    }
+    for (int n = 0; n < N; n++) h_io[n] = h[n];
+}
+
+/* One block over steps s0..s1 in tiles; the states in p->state. */
+static inline __attribute__((always_inline)) void
+scan_block(const md_scan_args *p, int c0, int nc, int64_t s0, int64_t s1, const md_v16f *a2,
+           const int N)
+{
+    md_v16f h[64];
+    for (int n = 0; n < N; n++) h[n] = load_block(p->state + (int64_t)n * p->E + c0, nc);
+    for (int64_t b0 = s0; b0 < s1; b0 += MD_SCAN_TILE) {
+        int64_t b1 = b0 + MD_SCAN_TILE < s1 ? b0 + MD_SCAN_TILE : s1;
+        if (nc == EB) scan_steps(p, c0, EB, b0, b1, a2, h, N);
+        else scan_steps(p, c0, nc, b0, b1, a2, h, N);
+    }
+    for (int n = 0; n < N; n++) store_block(p->state + (int64_t)n * p->E + c0, h[n], nc);
+}
+
+static inline __attribute__((always_inline)) void
+mixer_scan(const md_scan_args *p, int e0, int e1, const int N)
+{
+    for (int64_t s0 = 0; s0 < p->S; s0 += MD_SCAN_TILE) {
+        int64_t s1 = s0 + MD_SCAN_TILE < p->S ? s0 + MD_SCAN_TILE : p->S;
+        for (int c0 = e0; c0 < e1; c0 += EB) {
+            int nc = e1 - c0 < EB ? e1 - c0 : EB;
+            md_v16f a2[64];
+            for (int n = 0; n < N; n++) a2[n] = load_block(p->A2t + (int64_t)n * p->E + c0, nc);
+            scan_block(p, c0, nc, s0, s1, a2, N);
+        }
+    }
+}
+
+void md_cpu_mixer_scan(const md_scan_args *p, int e0, int e1)
+{
+    if (p->N == 16) mixer_scan(p, e0, e1, 16);
+    else mixer_scan(p, e0, e1, p->N);
 }
 
 void md_cpu_selective_scan(const float *u, const float *dt, const float *dt_bias,
@@ -153,8 +251,17 @@ void md_cpu_selective_scan(const float *u, const float *dt, const float *dt_bias
                            int64_t ldz, int64_t S, int E, int N, int e0, int e1,
                            int dir, float *state, float *y)
 {
-    if (N == 16)
-        scan_blocks(u, dt, dt_bias, A, Bm, Cm, ldbc, Dv, z, ldz, S, E, 16, e0, e1, dir, state, y);
-    else
-        scan_blocks(u, dt, dt_bias, A, Bm, Cm, ldbc, Dv, z, ldz, S, E, N, e0, e1, dir, state, y);
+    md_scan_args p = {.u = u, .dt = dt, .Bm = Bm, .Cm = Cm, .dt_bias = dt_bias, .Dv = Dv,
+                      .z = z, .ldbc = ldbc, .ldz = ldz, .S = S, .E = E, .N = N, .dir = dir,
+                      .state = state, .y = y};
+    for (int c0 = e0; c0 < e1; c0 += EB) {
+        int nc = e1 - c0 < EB ? e1 - c0 : EB;
+        md_v16f a2[64]; /* (N, EB) */
+        for (int n = 0; n < N; n++) {
+            a2[n] = (md_v16f){0};
+            for (int j = 0; j < nc; j++) a2[n][j] = A[(int64_t)(c0 + j) * N + n] * MD_LOG2E;
+        }
+        if (N == 16) scan_block(&p, c0, nc, 0, S, a2, 16);
+        else scan_block(&p, c0, nc, 0, S, a2, N);
+    }
 }
