@@ -15,6 +15,7 @@ NVCC     ?= nvcc
 OPT      ?= -O2 -march=native
 SANITIZE ?=
 PYTHON   ?= /usr/bin/python3
+.DEFAULT_GOAL := all
 
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 CFLAGS_ALL  := -std=c11 -D_GNU_SOURCE -g $(OPT) -fopenmp -Wall -Wextra -Werror -Wno-psabi \
@@ -42,7 +43,7 @@ ifeq ($(CUDA),1)
   NVCCFLAGS   ?= -O3 -std=c++17 -gencode arch=compute_80,code=sm_80 \
                  -gencode arch=compute_90,code=sm_90 -Xcompiler -Wall,-Wextra,-Werror \
                  --expt-relaxed-constexpr
-  CFLAGS_ALL  += -DMD_HAVE_CUDA
+  CFLAGS_ALL  += -DMD_HAVE_CUDA -I$(CUDA_HOME)/include
   LIB_OBJ     += $(CU_SRC:%.cu=$(BUILD)/%.o)
   LDLIBS_ALL  += -L$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
 endif

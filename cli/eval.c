@@ -24,6 +24,7 @@ static void eval_opt_init(eval_opt *o)
     memset(o, 0, sizeof *o);
     md_forward_opt_init(&o->fwd);
     o->fwd.chunk = 65536;
+    o->fwd.device = md_device_count() > 0 ? 1 : 0; /* the first GPU when there is one */
     o->batch = 64;
     o->threshold = 0.5;
 }
@@ -54,11 +55,12 @@ void eval_usage(FILE *fp)
             "      --batch INT        sequences run together (equal lengths together;\n"
             "                         mixed lengths padded with [PAD]) [%d]\n"
             "  -t, --threads INT      threads [all cores]\n"
+            "      --device STR       cpu|cuda|cuda:N: where the network runs [%s]\n"
             "  -p, --predictions FILE write name, label, p1, predicted per sequence (TSV)\n"
             "      --json             print the metrics as one JSON object\n\n"
             "Models with more than 2 classes: accuracy and per-class counts from the\n"
             "most probable class; the other metrics for class 1 against the rest.\n",
-            o.threshold, o.batch);
+            o.threshold, o.batch, md_device_count() > 0 ? "cuda" : "cpu");
 }
 
 /* ------------------------------------------------------------------ */
@@ -257,7 +259,7 @@ int eval_main(int argc, char **argv)
         {"rc", required_argument, 0, 6},          {"batch", required_argument, 0, 7},
         {"json", no_argument, 0, 8},              {"threads", required_argument, 0, 't'},
         {"predictions", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"device", required_argument, 0, 9},      {0, 0, 0, 0}};
     const char *cmd = "eval", *model_path = NULL, *pos = NULL, *neg = NULL, *bed = NULL,
                *genome = NULL;
     eval_opt o;
@@ -287,6 +289,12 @@ int eval_main(int argc, char **argv)
             o.batch = (int)v;
             break;
         case 8: o.json = 1; break;
+        case 9:
+            if (md_device_parse(optarg, &o.fwd.device) < 0) {
+                cli_error(cmd, "%s", md_last_error());
+                goto usage_error;
+            }
+            break;
         case 't':
             if (cli_parse_size(optarg, &v) < 0 || v < 1 || v > 4096) goto bad_value;
             o.fwd.threads = (int)v;

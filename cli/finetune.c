@@ -118,6 +118,7 @@ int finetune_main(int argc, char **argv)
 
     md_train_opt o;
     md_train_opt_init(&o, MD_OBJ_CLASSIFY);
+    cli_train_opt_defaults(&o);
     cli_train_args a;
     cli_train_args_init(&a);
     const char *train = NULL, *dev = NULL, *pos = NULL, *neg = NULL, *dpos = NULL, *dneg = NULL;
@@ -125,7 +126,11 @@ int finetune_main(int argc, char **argv)
     int64_t classes = 0, v;
     int c, r;
     while ((c = getopt_long(argc, argv, "m:o:t:b:h", longopts, NULL)) >= 0) {
-        if ((r = cli_train_option(c, optarg, &o, &a)) < 0) goto bad_value;
+        if ((r = cli_train_option(c, optarg, &o, &a)) == -2) {
+            cli_error(cmd, "%s", md_last_error());
+            goto usage_error;
+        }
+        if (r < 0) goto bad_value;
         if (r > 0) continue;
         switch (c) {
         case OPT_TRAIN: train = optarg; break;

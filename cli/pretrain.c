@@ -51,12 +51,17 @@ int pretrain_main(int argc, char **argv)
     longopts[k++] = (struct option){0, 0, 0, 0};
     md_train_opt o;
     md_train_opt_init(&o, MD_OBJ_MLM);
+    cli_train_opt_defaults(&o);
     cli_train_args a;
     cli_train_args_init(&a);
     int objective = -1, c, r;
     char *end;
     while ((c = getopt_long(argc, argv, "m:o:t:b:L:h", longopts, NULL)) >= 0) {
-        if ((r = cli_train_option(c, optarg, &o, &a)) < 0) goto bad_value;
+        if ((r = cli_train_option(c, optarg, &o, &a)) == -2) {
+            cli_error(cmd, "%s", md_last_error());
+            goto usage_error;
+        }
+        if (r < 0) goto bad_value;
         if (r > 0) continue;
         switch (c) {
         case OPT_OBJECTIVE:

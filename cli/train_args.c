@@ -12,7 +12,7 @@ enum {
     OPT_SEED = 1000, OPT_LOG, OPT_RESUME, OPT_STEPS, OPT_LR, OPT_MIN_LR, OPT_WARMUP, OPT_WD,
     OPT_BETA1, OPT_BETA2, OPT_EPS, OPT_CLIP, OPT_RC_AUG, OPT_CKPT, OPT_NO_PROGRESS,
     OPT_STOP_AFTER, OPT_ARCH, OPT_D_MODEL, OPT_N_LAYER, OPT_D_STATE, OPT_D_CONV, OPT_EXPAND,
-    OPT_SHARED_END
+    OPT_DEVICE, OPT_SHARED_END
 };
 
 /* The shared long options; the caller appends its own and the terminator. */
@@ -30,7 +30,7 @@ const struct option cli_train_longopts[] = {
     {"arch", required_argument, 0, OPT_ARCH},  {"d-model", required_argument, 0, OPT_D_MODEL},
     {"n-layer", required_argument, 0, OPT_N_LAYER}, {"d-state", required_argument, 0, OPT_D_STATE},
     {"d-conv", required_argument, 0, OPT_D_CONV}, {"expand", required_argument, 0, OPT_EXPAND},
-    {"help", no_argument, 0, 'h'},
+    {"device", required_argument, 0, OPT_DEVICE}, {"help", no_argument, 0, 'h'},
 };
 const int cli_train_n_longopts = (int)(sizeof cli_train_longopts / sizeof cli_train_longopts[0]);
 
@@ -44,6 +44,11 @@ void cli_train_args_init(cli_train_args *a)
     a->d_state = 16;
     a->d_conv = 4;
     a->expand = 2;
+}
+
+void cli_train_opt_defaults(md_train_opt *o)
+{
+    o->device = md_device_count() > 0 ? 1 : 0; /* the first GPU when there is one */
 }
 
 static int parse_double(const char *s, double *v)
@@ -101,6 +106,7 @@ int cli_train_option(int c, const char *arg, md_train_opt *o, cli_train_args *a)
     case OPT_D_STATE: return parse_int(arg, 1, 64, &v) < 0 ? -1 : (a->d_state = (int)v, 1);
     case OPT_D_CONV: return parse_int(arg, 1, 64, &v) < 0 ? -1 : (a->d_conv = (int)v, 1);
     case OPT_EXPAND: return parse_int(arg, 1, 64, &v) < 0 ? -1 : (a->expand = (int)v, 1);
+    case OPT_DEVICE: return md_device_parse(arg, &o->device) < 0 ? -2 : 1;
     default: return 0;
     }
 }
@@ -132,11 +138,15 @@ void cli_train_usage(FILE *fp, const md_train_opt *o)
             "      --log FILE            JSON lines: one object per step and evaluation\n"
             "      --no-progress         no progress line (shown only on a terminal)\n"
             "  -t, --threads INT         threads [all cores]\n"
+            "      --device STR          cpu|cuda|cuda:N: where the steps run [%s]; the GPU\n"
+            "                            agrees with the CPU within float32 rounding, the\n"
+            "                            CPU alone is bit-reproducible\n"
             "  -o, --output FILE         output model (required); the training state goes\n"
             "                            to FILE.state.safetensors, the marker FILE.done\n",
             o->lr, o->min_lr_ratio, o->weight_decay, o->beta1, o->beta2, o->eps, o->clip,
             o->batch, (unsigned long long)o->seed,
-            o->objective == MD_OBJ_CLASSIFY ? "after each evaluation" : "at the end");
+            o->objective == MD_OBJ_CLASSIFY ? "after each evaluation" : "at the end",
+            md_device_count() > 0 ? "cuda" : "cpu");
 }
 
 void cli_train_model_usage(FILE *fp)

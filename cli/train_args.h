@@ -19,7 +19,10 @@ extern const struct option cli_train_longopts[];
 extern const int cli_train_n_longopts;
 
 void cli_train_args_init(cli_train_args *a);
-/* Apply one shared option: 1 handled, 0 not a shared option, < 0 bad value. */
+/* CLI defaults of md_train_opt beyond the library's: the GPU when there is one. */
+void cli_train_opt_defaults(md_train_opt *o);
+/* Apply one shared option: 1 handled, 0 not a shared option, -1 bad value,
+ * -2 bad value with the library's message (md_last_error). */
 int cli_train_option(int c, const char *arg, md_train_opt *o, cli_train_args *a);
 void cli_train_usage(FILE *fp, const md_train_opt *o);
 void cli_train_model_usage(FILE *fp);

@@ -72,6 +72,12 @@ int md_cuda_device_count(void);
 int md_cuda_forward_rows(struct md_model *m, const unsigned char *tokens, int B, long long L,
                          const struct md_forward_opt *opt, float *out);
 
+/** As md_cuda_forward_rows, but the final hidden states are pooled on the
+ *  device over each row's non-[PAD] tokens (pool: enum md_pool) and only
+ *  the pooled rows come back: out (B, d_model). */
+int md_cuda_forward_pooled(struct md_model *m, const unsigned char *tokens, int B, long long L,
+                           const struct md_forward_opt *opt, int pool, float *out);
+
 /** Free the device copy of a model (parameters, arena, handles); no-op when
  *  there is none. md_model_free should call this. */
 void md_cuda_model_release(struct md_model *m);
@@ -133,6 +139,88 @@ int md_cuda_mul_chunk(float *y, const float *o, int rows, long long L, long long
                       long long Lc, int D, void *stream);
 /** float32 -> bf16, n elements. */
 int md_cuda_to_bf16(const float *x, void *y, long long n, void *stream);
+
+/* ---- training (cuda/grad_ops.cu, cuda/train.cu) ------------------------ */
+
+/* Training ops: float32 device pointers, the arguments and semantics of the
+ * CPU ops of src/cpu/grad_ops.inc and src/cpu/grad_fast.h (time-major
+ * layouts, dir -1 runs time descending, states start at zero). Weight
+ * gradients are accumulated (+=) with atomics. */
+int md_cuda_norm_fwd_stats(int rms, const float *x, const float *w, const float *b, long long T,
+                           int D, float eps, float *out, float *mean, float *rstd, void *stream);
+int md_cuda_norm_bwd(int rms, const float *x, const float *w, const float *mean,
+                     const float *rstd, const float *g_y, long long T, int D, float *g_x,
+                     int accumulate, float *g_w, float *g_b, void *stream);
+int md_cuda_conv_fwd(const float *x, long long ldx, const float *w, const float *b, int rows,
+                     long long Ls, int E, int K, int dir, float *out, void *stream);
+/** scratch (rows*Ls, E) is overwritten; g_x (.., ldx) += d/dx. */
+int md_cuda_conv_bwd(const float *x, long long ldx, const float *w, const float *b, int rows,
+                     long long Ls, int E, int K, int dir, const float *g_u, float *scratch,
+                     float *g_x, float *g_w, float *g_b, void *stream);
+/** hsave (rows, ceil(Ls / MD_SCAN_CHUNK), N, E): the states entering each
+ *  chunk, as md_grad_scan_fwd. */
+int md_cuda_scan_fwd_save(const float *u, const float *dtr, const float *bias, const float *A_log,
+                          const float *Bm, const float *Cm, long long ldbc, const float *Dv,
+                          const float *z, long long ldz, int rows, long long Ls, int E, int N,
+                          int dir, float *y, float *hsave, void *stream);
+/** As md_grad_scan_bwd (no partial buffer: g_B / g_C summed with atomics). */
+int md_cuda_scan_bwd(const float *u, const float *dtr, const float *bias, const float *A_log,
+                     const float *Bm, const float *Cm, long long ldbc, const float *Dv,
+                     const float *z, long long ldz, int rows, long long Ls, int E, int N, int dir,
+                     const float *hsave, const float *g_y, float *y, float *g_u, float *g_dtr,
+                     float *g_z, float *g_bc, long long ldg, float *g_A_log, float *g_D,
+                     float *g_bias, void *stream);
+/** dst = the PS strand swap of src (2P rows of L x D), out of place. */
+int md_cuda_swap_strands(const float *src, int P, long long L, int D, float *dst, void *stream);
+/** out = a + b and out = a * b, n elements (out may alias a or b). */
+int md_cuda_add(const float *a, const float *b, long long n, float *out, void *stream);
+int md_cuda_mul(const float *a, const float *b, long long n, float *out, void *stream);
+/** g_emb (V, D) += the rows of g (T, D) gathered by token. */
+int md_cuda_embed_bwd(const unsigned char *tok, const float *g, long long T, int D, int V,
+                      float *g_emb, void *stream);
+/** Pooling (enum md_pool) of rows of x (rows, L, D) over non-[PAD] tokens
+ *  into f (rows, D); with g_f given (f NULL), its backward added into g_x. */
+int md_cuda_pool(int mode, const float *x, const unsigned char *tok, int rows, long long L, int D,
+                 float *f, const float *g_f, float *g_x, void *stream);
+/** LM cross-entropy over B x L targets: Z (rows*L, V) logits in, dloss/dZ x
+ *  scale out; PS (ps = 1): rows B + b hold the reverse-complement stream and
+ *  position (b, t) sums the logits of (b, t) and (B + b, L-1-t). *loss (a
+ *  device double) += the summed loss. V <= 32. */
+int md_cuda_lm_xent(float *Z, const unsigned char *targets, int B, long long L, int V, int ps,
+                    float scale, double *loss, void *stream);
+/** add_back 0: Wc[v] = W[comp[v]] (rows of D); 1: Wc[comp[v]] += W[v]. */
+int md_cuda_permute_rows(const float *W, const unsigned char *comp, int V, int D, float *Wc,
+                         int add_back, void *stream);
+/** *out (a device double) += the sum of squares of x[n]. */
+int md_cuda_sumsq(const float *x, long long n, double *out, void *stream);
+/** AdamW over a flat buffer, the arithmetic of md_adamw_step with the
+ *  gradient scaled by g_scale; decay[i] != 0 where weight decay applies;
+ *  step is the step number after this one (bias correction). */
+int md_cuda_adamw(float *p, const float *g, float *m, float *v, const unsigned char *decay,
+                  long long n, float g_scale, float lr, float beta1, float beta2, float eps,
+                  float weight_decay, long long step, void *stream);
+
+struct md_batch;
+struct md_adamw;
+
+/** md_model_loss_grad on CUDA device `device` (0-based): the loss and, with
+ *  grads (host, n_params) given, the gradient added into it. Same network,
+ *  losses and recomputation scheme as the CPU (float32 throughout; agrees
+ *  with the CPU within float32 rounding, not bit for bit). */
+int md_cuda_loss_grad(struct md_model *m, int device, int objective, const struct md_batch *batch,
+                      float *grads, double *loss);
+
+/** One training step on the GPU: loss and gradient, global-norm clipping
+ *  (clip > 0), AdamW with moments kept on the device, and the updated
+ *  parameters copied back into m. The moments start from a's (host) at the
+ *  first step of a run and are copied back into a by
+ *  md_cuda_train_sync_moments. *grad_norm: the norm before clipping. */
+int md_cuda_train_step(struct md_model *m, int device, int objective,
+                       const struct md_batch *batch, struct md_adamw *a, double lr, double beta1,
+                       double beta2, double eps, double weight_decay, double clip, double *loss,
+                       double *grad_norm);
+/** Copy the device AdamW moments (and step count) into a. */
+int md_cuda_train_sync_moments(struct md_model *m, struct md_adamw *a);
 
 #ifdef __cplusplus
 }

@@ -47,6 +47,28 @@
 
 #include "model.h"
 #include "backend.h"
+#include "gpu_model.h"
+
+namespace md_gpu {
+
+int cu(cudaError_t e, const char *what)
+{
+    if (e == cudaSuccess) return 0;
+    cudaGetLastError(); /* clear a non-sticky error */
+    return md_error(e == cudaErrorMemoryAllocation ? MD_ERR_NOMEM : MD_ERR, "CUDA %s: %s", what,
+                    cudaGetErrorString(e));
+}
+
+int cb(cublasStatus_t s, const char *what)
+{
+    if (s == CUBLAS_STATUS_SUCCESS) return 0;
+    return md_error(s == CUBLAS_STATUS_ALLOC_FAILED ? MD_ERR_NOMEM : MD_ERR, "cuBLAS %s: %s",
+                    what, cublasGetStatusString(s));
+}
+
+} /* namespace md_gpu */
+
+using namespace md_gpu;
 
 namespace {
 
@@ -101,46 +123,6 @@ void profile_collect(void)
     cudaGetLastError();
 }
 
-struct GpuModel {
-    int device;
-    const float *host_params;
-    int64_t n_params;
-    uint64_t fp;          /* fingerprint of the uploaded parameters */
-    int uploaded;
-    float *params;        /* (n_params) */
-    float *A;             /* (n_layer, ndir, E, N) */
-    void *wbf;            /* (n_params) bf16, or NULL */
-    cudaStream_t stream;
-    cublasHandle_t blas;
-    void *blas_ws;
-    void *arena;
-    size_t arena_bytes;
-    void *pin[2];
-    cudaEvent_t ev[2], pev[2];
-    int have_stream, have_blas, n_ev;
-};
-
-int cu(cudaError_t e, const char *what)
-{
-    if (e == cudaSuccess) return 0;
-    cudaGetLastError(); /* clear a non-sticky error */
-    return md_error(e == cudaErrorMemoryAllocation ? MD_ERR_NOMEM : MD_ERR, "CUDA %s: %s", what,
-                    cudaGetErrorString(e));
-}
-
-int cb(cublasStatus_t s, const char *what)
-{
-    if (s == CUBLAS_STATUS_SUCCESS) return 0;
-    return md_error(s == CUBLAS_STATUS_ALLOC_FAILED ? MD_ERR_NOMEM : MD_ERR, "cuBLAS %s: %s",
-                    what, cublasGetStatusString(s));
-}
-
-#define TRY(x)                    \
-    do {                          \
-        int r_ = (x);             \
-        if (r_) return r_;        \
-    } while (0)
-
 uint64_t fingerprint(const md_model *m)
 {
     uint64_t h = 1469598103934665603ULL ^ (uint64_t)m->n_params;
@@ -165,6 +147,7 @@ void release(GpuModel *g)
     cudaGetDevice(&cur);
     cudaSetDevice(g->device);
     if (g->stream) cudaStreamSynchronize(g->stream);
+    if (g->train) g->train_release(g->train);
     if (g->have_blas) cublasDestroy(g->blas);
     for (int i = 0; i < g->n_ev; i++) {
         cudaEventDestroy(g->ev[i]);
@@ -216,11 +199,6 @@ int create(md_model *m, int dev, GpuModel **out)
     return 0;
 }
 
-inline float *dp(const GpuModel *g, const md_model *m, const float *p)
-{
-    return p ? g->params + (p - m->params) : nullptr;
-}
-
 /* Weight operand of a GEMM: the fp32 copy or the bf16 one. */
 inline const void *wop(const GpuModel *g, const md_model *m, const float *p, int bf)
 {
@@ -228,14 +206,14 @@ inline const void *wop(const GpuModel *g, const md_model *m, const float *p, int
               : (const void *)dp(g, m, p);
 }
 
-int upload(md_model *m, GpuModel *g, uint64_t fp)
+/* What is derived from the device parameters: A = -exp(A_log) of every
+ * mixer and the bf16 copy; then the copy is recorded as that of the host
+ * parameters with fingerprint fp. */
+int derive(md_model *m, GpuModel *g, uint64_t fp)
 {
     const md_config *c = &m->cfg;
     int ndir = c->arch == MD_ARCH_MAMBA ? 1 : 2;
     long long EN = (long long)c->expand * c->d_model * c->d_state;
-    g->uploaded = 0;
-    TRY(cu(cudaMemcpyAsync(g->params, m->params, (size_t)m->n_params * sizeof(float),
-                           cudaMemcpyHostToDevice, g->stream), "parameter upload"));
     for (int li = 0; li < c->n_layer; li++)
         for (int d = 0; d < ndir; d++) {
             const md_mixer_params *p = d ? &m->layers[li].rev : &m->layers[li].fwd;
@@ -251,7 +229,22 @@ int upload(md_model *m, GpuModel *g, uint64_t fp)
     return 0;
 }
 
-int get_model(md_model *m, int dev, int bf, GpuModel **out)
+int upload(md_model *m, GpuModel *g, uint64_t fp)
+{
+    g->uploaded = 0;
+    TRY(cu(cudaMemcpyAsync(g->params, m->params, (size_t)m->n_params * sizeof(float),
+                           cudaMemcpyHostToDevice, g->stream), "parameter upload"));
+    return derive(m, g, fp);
+}
+
+} /* namespace */
+
+int md_gpu::params_updated(md_model *m, GpuModel *g)
+{
+    return derive(m, g, fingerprint(m));
+}
+
+int md_gpu::get_model(md_model *m, int dev, int bf, GpuModel **out)
 {
     GpuModel *g = (GpuModel *)m->gpu;
     if (g && g->device != dev) {
@@ -277,6 +270,8 @@ int get_model(md_model *m, int dev, int bf, GpuModel **out)
     return 0;
 }
 
+namespace {
+
 /* Row-major C (M, N) [ldc] = A (M, K) [lda] W^T (W (N, K) row-major), batch
  * times with strides sA, sC (elements); beta 0 or 1. */
 int gemm(GpuModel *g, long long M, int N, int K, const void *A, cudaDataType at, long long lda,
@@ -298,8 +293,6 @@ int gemm(GpuModel *g, long long M, int N, int K, const void *A, cudaDataType at,
                                        batch, cmp, CUBLAS_GEMM_DEFAULT);
     return cb(s, what);
 }
-
-inline size_t up256(size_t x) { return (x + 255) & ~(size_t)255; }
 
 /* Host copy on several threads (the pinned piece into pageable memory). */
 void host_copy(void *dst, const void *src, size_t n, int threads)
@@ -350,8 +343,11 @@ int copy_back(GpuModel *g, float *out, const float *src, size_t bytes, int threa
     return 0;
 }
 
+/* The forward of B rows; out: the hidden states (B, L, D), or with
+ * pool >= 0 (enum md_pool) the rows pooled on the device over their
+ * non-[PAD] tokens, (B, D). */
 int forward(md_model *m, const uint8_t *tokens, int B, long long L, const md_forward_opt *opt,
-            float *out)
+            float *out, int pool)
 {
     const md_config *c = &m->cfg;
     const int dev = opt->device - 1, prec = g_precision;
@@ -397,6 +393,7 @@ int forward(md_model *m, const uint8_t *tokens, int B, long long L, const md_for
         (size_t)B * N * E * 4,                       /* 11 scan state a */
         (size_t)B * N * E * 4,                       /* 12 scan state b */
         ws,                                          /* 13 scan workspace */
+        pool >= 0 ? (size_t)B * D * 4 : 0,           /* 14 pooled rows */
     };
     const int NB = (int)(sizeof sz / sizeof sz[0]);
     size_t need = 0;
@@ -509,7 +506,15 @@ int forward(md_model *m, const uint8_t *tokens, int B, long long L, const md_for
     int threads = opt->threads > 0 ? opt->threads : (int)std::thread::hardware_concurrency();
     if (threads > 8) threads = 8;
     if (threads < 1) threads = 1;
-    TRY(copy_back(g, out, h, (size_t)T * D * sizeof(float), threads));
+    if (pool >= 0) {
+        float *f = (float *)buf[14];
+        TRY(md_cuda_pool(pool, h, tok, B, L, D, f, nullptr, nullptr, st));
+        TRY(cu(cudaMemcpyAsync(out, f, (size_t)B * D * sizeof(float), cudaMemcpyDeviceToHost, st),
+               "copy back"));
+        TRY(cu(cudaStreamSynchronize(st), "pooling"));
+    } else {
+        TRY(copy_back(g, out, h, (size_t)T * D * sizeof(float), threads));
+    }
     g_compute_s = ms / 1e3;
     g_copy_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (g_profiling) {
@@ -551,7 +556,21 @@ int md_cuda_forward_rows(struct md_model *m, const unsigned char *tokens, int B,
     if (opt->device - 1 >= n)
         return md_error(MD_ERR_ARG, "device cuda:%d asked for, %d CUDA device(s) found",
                         opt->device - 1, n);
-    return forward(m, tokens, B, L, opt, out);
+    return forward(m, tokens, B, L, opt, out, -1);
+}
+
+int md_cuda_forward_pooled(struct md_model *m, const unsigned char *tokens, int B, long long L,
+                           const struct md_forward_opt *opt, int pool, float *out)
+{
+    if (!opt || opt->device < 1)
+        return md_error(MD_ERR_ARG, "md_cuda_forward_pooled: no CUDA device in the options");
+    int n = md_cuda_device_count();
+    if (opt->device - 1 >= n)
+        return md_error(MD_ERR_ARG, "device cuda:%d asked for, %d CUDA device(s) found",
+                        opt->device - 1, n);
+    if (pool < MD_POOL_MEAN || pool > MD_POOL_LAST)
+        return md_error(MD_ERR_ARG, "unknown pooling %d", pool);
+    return forward(m, tokens, B, L, opt, out, pool);
 }
 
 void md_cuda_model_release(struct md_model *m)

@@ -1,10 +1,11 @@
-/* device.c: choosing where the forward runs (md_forward_opt.device):
- * "cpu", "cuda", "cuda:N". The GPU forward itself is cuda/forward.cu, built
- * into the library when nvcc is found (MD_HAVE_CUDA). */
+/* device.c: choosing where the forward and training run (.device of the
+ * options): "cpu", "cuda", "cuda:N"; and the calls into the CUDA backend
+ * (cuda/forward.cu, cuda/train.cu), built into the library when nvcc is
+ * found (MD_HAVE_CUDA). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "mambadna.h"
+#include "model.h"
 #ifdef MD_HAVE_CUDA
 #include "../cuda/backend.h"
 #endif
@@ -48,5 +49,30 @@ int md_device_parse(const char *name, int *device)
 #else
     return md_error(MD_ERR_ARG, "device '%s': this mambadna was built without the CUDA backend "
                     "(rebuild where nvcc is found, or use --device cpu)", name);
+#endif
+}
+
+int md_device_train_step(md_model *m, int device, int objective, const md_batch *batch,
+                         md_adamw *a, double lr, double beta1, double beta2, double eps,
+                         double weight_decay, double clip, double *loss, double *grad_norm)
+{
+#ifdef MD_HAVE_CUDA
+    return md_cuda_train_step(m, device, objective, batch, a, lr, beta1, beta2, eps, weight_decay,
+                              clip, loss, grad_norm);
+#else
+    (void)m; (void)objective; (void)batch; (void)a; (void)lr; (void)beta1; (void)beta2;
+    (void)eps; (void)weight_decay; (void)clip; (void)loss; (void)grad_norm;
+    return md_error(MD_ERR_ARG, "device cuda:%d asked for, but this mambadna was built without "
+                    "the CUDA backend", device);
+#endif
+}
+
+int md_device_sync_moments(md_model *m, md_adamw *a)
+{
+#ifdef MD_HAVE_CUDA
+    return md_cuda_train_sync_moments(m, a);
+#else
+    (void)m; (void)a;
+    return 0;
 #endif
 }

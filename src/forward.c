@@ -404,6 +404,23 @@ static void pool_rows(const md_config *c, const float *h, const uint8_t *tokens,
     }
 }
 
+/* The GPU forward of R rows pooled on the device into f (R, D). */
+static int forward_pooled(md_model *m, const uint8_t *tokens, int R, int64_t L,
+                          const md_forward_opt *opt, float *f)
+{
+    for (int64_t i = 0; i < (int64_t)R * L; i++)
+        if (tokens[i] >= m->cfg.vocab_size)
+            return md_error(MD_ERR_ARG, "token id %d outside the vocabulary (%d)", tokens[i],
+                            m->cfg.vocab_size);
+#ifdef MD_HAVE_CUDA
+    return md_cuda_forward_pooled(m, tokens, R, L, opt, m->cfg.pool, f);
+#else
+    (void)f;
+    return md_error(MD_ERR_ARG, "device cuda:%d asked for, but this mambadna was built "
+                    "without the CUDA backend", opt->device - 1);
+#endif
+}
+
 int md_model_classify(md_model *m, const uint8_t *tokens, int B, int64_t L,
                       const md_forward_opt *opt, float *out)
 {
@@ -414,13 +431,15 @@ int md_model_classify(md_model *m, const uint8_t *tokens, int B, int64_t L,
     int rc = c->arch == MD_ARCH_CADUCEUS_PS || (opt && opt->rc_avg);
     int R = rc ? 2 * B : B;
     uint8_t *t2 = rc ? with_revcomp(tokens, B, L) : NULL;
-    float *h = malloc((size_t)((int64_t)R * L * D) * sizeof(float)); /* (R, L, D) */
-    float *f = malloc((size_t)((int64_t)R * D) * sizeof(float));     /* (R, D) */
-    int ret = (!rc || t2) && h && f
-                  ? md_model_forward_rows(m, rc ? t2 : tokens, R, L, opt, h)
+    int gpu = opt && opt->device > 0; /* pooled on the device: only (R, D) comes back */
+    float *h = gpu ? NULL : malloc((size_t)((int64_t)R * L * D) * sizeof(float)); /* (R, L, D) */
+    float *f = malloc((size_t)((int64_t)R * D) * sizeof(float));                  /* (R, D) */
+    int ret = (!rc || t2) && (h || gpu) && f
+                  ? (gpu ? forward_pooled(m, rc ? t2 : tokens, R, L, opt, f)
+                         : md_model_forward_rows(m, rc ? t2 : tokens, R, L, opt, h))
                   : md_error(MD_ERR_NOMEM, "out of memory for a batch of %d x %lld", B, (long long)L);
     if (ret == 0) {
-        pool_rows(c, h, rc ? t2 : tokens, R, L, f);
+        if (!gpu) pool_rows(c, h, rc ? t2 : tokens, R, L, f);
         if (rc) /* RC-invariant features: mean of both strands */
             for (int64_t i = 0; i < (int64_t)B * D; i++) f[i] = 0.5f * (f[i] + f[B * D + i]);
         for (int b = 0; b < B; b++) {

@@ -612,6 +612,12 @@ typedef struct md_train_opt {
     double clip;          /**< global gradient-norm clip, 0 for none [1.0] */
     uint64_t seed;        /**< data order, masking, augmentation [1] */
     int threads;          /**< OpenMP / OpenBLAS threads, 0 for the default */
+    int device;           /**< where the steps run: 0 the CPU, k >= 1 CUDA
+                               device k-1 (md_device_parse) [0]. The GPU runs
+                               float32 like the CPU and agrees with it within
+                               rounding, but is not bit-reproducible (sums
+                               with atomics): bit-exact resume is a CPU
+                               property */
     double mask_prob;     /**< MLM: fraction of bases chosen [0.15] */
     int rc_aug;           /**< reverse-complement inputs with p = 0.5 [0] */
     double max_n_frac;    /**< pretraining: skip windows with more N [0.1] */

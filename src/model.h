@@ -72,6 +72,15 @@ int md_model_forward_rows(md_model *m, const uint8_t *tokens, int B, int64_t L,
 int md_model_loss_grad_f64(const md_model *m, const double *params, int objective,
                            const md_batch *batch, double *grads, double *loss);
 
+/* A training step on CUDA device `device` (0-based; cuda/train.cu through
+ * src/device.c): loss, gradient, clipping and AdamW on the device; the
+ * updated parameters copied back into m, the moments kept on the device
+ * until md_device_sync_moments copies them into a. */
+int md_device_train_step(md_model *m, int device, int objective, const md_batch *batch,
+                         md_adamw *a, double lr, double beta1, double beta2, double eps,
+                         double weight_decay, double clip, double *loss, double *grad_norm);
+int md_device_sync_moments(md_model *m, md_adamw *a);
+
 /* Serialise / parse the config as the JSON stored in model metadata. */
 char *md_config_to_json(const md_config *cfg);
 int md_config_from_json(const char *json, md_config *cfg);

@@ -99,6 +99,7 @@ int md_train_opt_check(const md_train_opt *o)
     if (!(o->eps > 0)) BAD("eps must be positive (got %g)", o->eps);
     if (!(o->clip >= 0)) BAD("clip must be >= 0 (got %g)", o->clip);
     if (o->threads < 0) BAD("threads must be >= 0");
+    if (o->device < 0) BAD("device must be >= 0");
     if (!(o->mask_prob > 0 && o->mask_prob <= 1) && o->objective == MD_OBJ_MLM)
         BAD("mask probability must be in (0, 1] (got %g)", o->mask_prob);
     if (!(o->max_n_frac >= 0 && o->max_n_frac <= 1)) BAD("N fraction must be in [0, 1] (got %g)", o->max_n_frac);
@@ -318,8 +319,16 @@ static int trainer_step(trainer *t, const md_batch *b, int64_t n_tokens, json_t 
     const md_train_opt *o = t->o;
     int64_t n = t->m->n_params;
     double t0 = now_s(), loss = 0;
-    memset(t->grads, 0, (size_t)n * sizeof *t->grads);
-    int ret = md_model_loss_grad(t->m, o->objective, b, o->threads, t->grads, &loss);
+    double lr = md_lr_at(t->ck.step, t->total, t->warmup, o->lr, o->min_lr_ratio), norm = 0;
+    int ret;
+    if (o->device > 0)
+        ret = md_device_train_step(t->m, o->device - 1, o->objective, b, &t->adam, lr, o->beta1,
+                                   o->beta2, o->eps, o->weight_decay, o->clip, &loss, &norm);
+    else {
+        memset(t->grads, 0, (size_t)n * sizeof *t->grads);
+        ret = md_model_loss_grad(t->m, o->objective, b, o->threads, t->grads, &loss);
+        if (ret == 0 && isfinite(loss)) norm = md_clip_grad_norm(t->grads, n, o->clip);
+    }
     if (ret < 0) {
         json_decref(extra);
         return ret;
@@ -329,15 +338,13 @@ static int trainer_step(trainer *t, const md_batch *b, int64_t n_tokens, json_t 
         return md_error(MD_ERR_ARG, "the loss is not finite at step %" PRId64 ": lower the "
                         "learning rate (--lr) or keep gradient clipping on", t->ck.step + 1);
     }
-    double norm = md_clip_grad_norm(t->grads, n, o->clip);
     if (!isfinite(norm)) {
         json_decref(extra);
         return md_error(MD_ERR_ARG, "the gradient is not finite at step %" PRId64 ": lower "
                         "the learning rate (--lr)", t->ck.step + 1);
     }
-    double lr = md_lr_at(t->ck.step, t->total, t->warmup, o->lr, o->min_lr_ratio);
-    if ((ret = md_adamw_step(&t->adam, t->m, t->grads, lr, o->beta1, o->beta2, o->eps,
-                             o->weight_decay)) < 0) {
+    if (o->device == 0 && (ret = md_adamw_step(&t->adam, t->m, t->grads, lr, o->beta1, o->beta2,
+                                                o->eps, o->weight_decay)) < 0) {
         json_decref(extra);
         return ret;
     }
@@ -520,7 +527,8 @@ static int64_t length_at(const md_train_opt *o, int64_t step)
 static int pretrain_checkpoint(trainer *t)
 {
     t->ck.model_step = t->ck.step;
-    return md_ckpt_write(t->out, t->m, 1, &t->adam, &t->ck);
+    int ret = md_device_sync_moments(t->m, &t->adam);
+    return ret < 0 ? ret : md_ckpt_write(t->out, t->m, 1, &t->adam, &t->ck);
 }
 
 int md_pretrain(md_model *m0, md_genome *g, const md_train_opt *o, const char *out,
@@ -681,6 +689,7 @@ static int evaluate(trainer *t, const md_labelled *dev, float *probs, dev_eval *
     md_forward_opt fo;
     md_forward_opt_init(&fo);
     fo.threads = o->threads;
+    fo.device = o->device;
     if (o->progress) {
         fprintf(stderr, "\r\033[K%s: step %" PRId64 ": evaluating on %lld dev sequences", t->what,
                 t->ck.step, (long long)dev->n);
@@ -909,7 +918,9 @@ int md_finetune(md_model *m0, const md_labelled *train, const md_labelled *dev,
                 int first = t.ck.model_step < 0;
                 if (first) t.ck.model_step = t.ck.step;
                 memcpy(t.ck.params, m->params, (size_t)m->n_params * sizeof *m->params);
-                if ((ret = md_ckpt_write(out, m, first, &t.adam, &t.ck)) < 0) goto out;
+                if ((ret = md_device_sync_moments(m, &t.adam)) < 0 ||
+                    (ret = md_ckpt_write(out, m, first, &t.adam, &t.ck)) < 0)
+                    goto out;
             }
             if (pause) break;
             continue;
@@ -965,7 +976,9 @@ int md_finetune(md_model *m0, const md_labelled *train, const md_labelled *dev,
             improved = 1;
         }
         memcpy(t.ck.params, m->params, (size_t)m->n_params * sizeof *m->params);
-        if ((ret = md_ckpt_write(out, m, improved, &t.adam, &t.ck)) < 0) goto out;
+        if ((ret = md_device_sync_moments(m, &t.adam)) < 0 ||
+            (ret = md_ckpt_write(out, m, improved, &t.adam, &t.ck)) < 0)
+            goto out;
         if (stats) {
             stats->evals = t.ck.evals;
             stats->stopped_early = stop && !last;

@@ -26,38 +26,7 @@
 #include "model.h"
 #include "../cuda/backend.h"
 
-static uint64_t rng_state;
-static double urand(void) /* [0, 1) */
-{
-    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (double)(rng_state >> 11) * (1.0 / 9007199254740992.0);
-}
-
-static int ends_with(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && !strcmp(s + a - b, suf);
-}
-
-/* Move every tensor away from its initial value. */
-static void perturb(md_model *m)
-{
-    for (int i = 0; i < m->n_table; i++) {
-        const md_param_entry *e = &m->table[i];
-        float *p = m->params + e->offset;
-        int is_norm = strstr(e->name, "norm") != NULL;
-        for (int64_t j = 0; j < e->numel; j++) {
-            double r = 2 * urand() - 1;
-            if (ends_with(e->name, "A_log")) p[j] += (float)(0.2 * r);
-            else if (ends_with(e->name, "dt_proj.bias")) p[j] += (float)(0.3 * r);
-            else if (is_norm && ends_with(e->name, "weight")) p[j] = (float)(1 + 0.5 * r);
-            else if (is_norm && ends_with(e->name, "bias")) p[j] = (float)(0.2 * r);
-            else if (ends_with(e->name, "D")) p[j] = (float)(1 + 0.5 * r);
-            else if (ends_with(e->name, "conv1d.bias")) p[j] += (float)(0.2 * r);
-            else p[j] = (float)(p[j] * (1 + 0.3 * r) + 0.01 * (2 * urand() - 1));
-        }
-    }
-}
+#include "check_common.h"
 
 typedef struct spec {
     const char *name;
@@ -109,11 +78,6 @@ static void compare(const float *g, const float *c, int64_t n, result *r)
     r->nonfinite = bad;
 }
 
-static void poison(float *x, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++) x[i] = NAN;
-}
-
 /* One forward on a device (0: CPU). */
 static int run(md_model *m, const uint8_t *tok, int B, int64_t L, int64_t chunk, int device,
                float *out, double *secs)
@@ -127,13 +91,6 @@ static int run(md_model *m, const uint8_t *tok, int B, int64_t L, int64_t chunk,
     *secs = omp_get_wtime() - t;
     if (ret < 0) fprintf(stderr, "forward on %s: %s\n", device ? "cuda" : "cpu", md_last_error());
     return ret;
-}
-
-static uint8_t *random_tokens(int64_t n, int V)
-{
-    uint8_t *t = malloc((size_t)n);
-    for (int64_t i = 0; i < n; i++) t[i] = (uint8_t)(urand() * V);
-    return t;
 }
 
 static int failures;
@@ -201,6 +158,42 @@ static void check_cache(void)
     free(c);
     free(g);
     free(g2);
+}
+
+/* Classification with pooling on the device (only pooled rows come back)
+ * against the CPU's, with [PAD] tails, every pooling, post-hoc RC. */
+static void check_classify(int arch, int pool, int rc_avg)
+{
+    spec s = {"classify", arch, 64, 2, 6, 300, 0, 0, 0, 0, 0, 0};
+    md_config c;
+    md_config_init(&c, arch, s.D, s.layers);
+    c.n_classes = 3;
+    c.pool = pool;
+    md_model *m = md_model_init(&c, (uint64_t)(urand() * 1e15));
+    if (!m) {
+        fprintf(stderr, "md_model_init: %s\n", md_last_error());
+        exit(2);
+    }
+    perturb(m);
+    uint8_t *tok = random_tokens((int64_t)s.B * s.L, 4);
+    for (int64_t i = 0; i < (int64_t)s.B * s.L; i++) tok[i] += MD_TOK_A; /* bases only */
+    for (int64_t t = 200; t < s.L; t++) tok[t] = MD_TOK_PAD;              /* row 0: a tail */
+    float pc[6 * 3], pg[6 * 3];
+    poison(pg, 18);
+    md_forward_opt o;
+    md_forward_opt_init(&o);
+    o.rc_avg = rc_avg;
+    int ok = md_model_classify(m, tok, s.B, s.L, &o, pc) == 0;
+    o.device = 1;
+    ok = ok && md_model_classify(m, tok, s.B, s.L, &o, pg) == 0;
+    result r = {0};
+    compare(pg, pc, 18, &r);
+    ok = ok && r.nonfinite == 0 && r.rel < 1e-4;
+    if (!ok) failures++;
+    printf("%-28s %-12s pool %d rc %d: rel %9.2e  %s\n", "classify, pooled on GPU",
+           md_arch_name(arch), pool, rc_avg, r.rel, ok ? "ok" : "FAIL");
+    md_model_free(m);
+    free(tok);
 }
 
 static void check_oom(void)
@@ -288,6 +281,10 @@ int main(int argc, char **argv)
         check_case(&cases[i], MD_CUDA_FP32, 1e-4, "");
     }
     check_cache();
+    for (int pool = MD_POOL_MEAN; pool <= MD_POOL_LAST; pool++)
+        check_classify(MD_ARCH_CADUCEUS_PS, pool, 0);
+    check_classify(MD_ARCH_CADUCEUS_PH, MD_POOL_MEAN, 1);
+    check_classify(MD_ARCH_MAMBA, MD_POOL_MAX, 0);
     check_oom();
     check_parse();
     /* reduced precision: loose bounds, only to catch wrong wiring */

@@ -41,7 +41,7 @@ sys.exit(0 if ha == hb and a == b else 1)
 " "$1" "$2"
 }
 G="$D/seqio/ex1.fa"
-TINYF="--arch caduceus-ps --d-model 16 --n-layer 2 -b 2 -t 2 --seed 3"
+TINYF="--arch caduceus-ps --d-model 16 --n-layer 2 -b 2 -t 2 --seed 3 --device cpu"
 TINY="$TINYF -L 48"
 
 # --- help and usage errors
@@ -140,7 +140,7 @@ fi
 # from scratch, one FASTA per class, stopped and resumed
 awk -F, 'NR > 1 && $2 == 1 { print ">p" NR; print $1 }' "$T/train.csv" > "$T/pos.fa"
 awk -F, 'NR > 1 && $2 == 0 { print ">n" NR; print $1 }' "$T/train.csv" > "$T/neg.fa"
-FS="--arch caduceus-ph --d-model 16 --n-layer 1 -t 2 -b 8 --epochs 2 --seed 5 --pos $T/pos.fa --neg $T/neg.fa --dev $T/dev.csv"
+FS="--arch caduceus-ph --d-model 16 --n-layer 1 -t 2 -b 8 --epochs 2 --seed 5 --device cpu --pos $T/pos.fa --neg $T/neg.fa --dev $T/dev.csv"
 expect 0 "finetune from scratch" "$M" finetune $FS -o "$T/fs.safetensors"
 expect 0 "finetune stop after 3" "$M" finetune $FS --stop-after 3 -o "$T/fs2.safetensors"
 expect 0 "finetune resume" "$M" finetune $FS --resume -o "$T/fs2.safetensors"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# GPU tests: every CUDA kernel against the CPU reference on fresh random
+# GPU tests: every CUDA kernel, forward and backward, against the CPU reference on fresh random
 # inputs with poisoned outputs (cuda/dev harnesses). Skipped, and said so,
 # where there is no NVIDIA GPU or no nvcc.
 #   tests/gpu/run-gpu-tests.sh BUILD_DIR
@@ -42,3 +42,13 @@ gcc -std=c11 -D_GNU_SOURCE -O2 -fopenmp -Wall -Wextra -Werror -Wno-psabi -Isrc \
     -L"$cuda_lib" -lcublasLt -lcublas -lcudart -lstdc++ -Wl,-rpath,"$cuda_lib"
 "$out/forward_check"
 echo "[  PASSED  ] GPU inference forward against the CPU forward"
+
+# Training: every training op and whole-model gradients and AdamW steps
+# (cuda/grad_ops.cu, cuda/train.cu) against the CPU.
+gcc -std=c11 -D_GNU_SOURCE -O2 -fopenmp -Wall -Wextra -Werror -Wno-psabi -Isrc \
+    -I"$cuda_lib/../include" -DMD_HAVE_CUDA \
+    cuda/dev/train_check.c "$build/libmambadna.a" -o "$out/train_check" \
+    -lhts -lBigWig -ljansson -lcrypto -lopenblas -lz -lm -lpthread \
+    -L"$cuda_lib" -lcublasLt -lcublas -lcudart -lstdc++ -Wl,-rpath,"$cuda_lib"
+"$out/train_check"
+echo "[  PASSED  ] GPU training ops, gradients and steps against the CPU"

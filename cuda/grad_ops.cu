@@ -1,0 +1,696 @@
+/* grad_ops.cu: the training ops on the GPU, forward and backward, float32,
+ * with the semantics and layouts of the CPU ones (src/cpu/grad_ops.inc,
+ * src/cpu/grad_fast.h): norms with saved statistics, causal conv1d + SiLU,
+ * the selective scan saving its states at every MD_SCAN_CHUNK-th step and
+ * its backward recomputing them chunk by chunk, the PS strand swap,
+ * embedding scatter, pooling, the language-model cross-entropy, AdamW.
+ *
+ * Sums over positions (weight gradients) are reduced per thread or per
+ * block and then added with atomics: results agree with the CPU within
+ * float32 rounding but are not bit-reproducible from run to run.
+ */
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "mambadna.h"
+#include "backend.h"
+#include "cpu/grad_fast.h"
+
+namespace {
+
+__device__ __forceinline__ float warp_sum(float v)
+{
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
+__device__ __forceinline__ float softplusf_(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+
+int launched(const char *what)
+{
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess)
+        return md_error(MD_ERR, "CUDA kernel %s: %s", what, cudaGetErrorString(e));
+    return 0;
+}
+
+unsigned blocks_for(long long n, long long per_block)
+{
+    long long b = (n + per_block - 1) / per_block;
+    return (unsigned)(b < 1 ? 1 : b);
+}
+
+constexpr int WARPS = 8;     /* warps per block of the row kernels */
+constexpr int MAXD_LANE = 32; /* channels per lane of the norm kernels: D <= 1024 */
+
+/* ------------------------------------------------------------ norms */
+
+__global__ void norm_fwd_kernel(int rms, const float *x, const float *w, const float *b,
+                                long long T, int D, float eps, float *out, float *mean,
+                                float *rstd)
+{
+    long long t = (long long)blockIdx.x * WARPS + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (t >= T) return;
+    const float *xt = x + t * D;
+    float mu = 0;
+    if (!rms) {
+        for (int d = lane; d < D; d += 32) mu += xt[d];
+        mu = warp_sum(mu) / D;
+    }
+    float var = 0;
+    for (int d = lane; d < D; d += 32) var += (xt[d] - mu) * (xt[d] - mu);
+    float r = rsqrtf(warp_sum(var) / D + eps);
+    for (int d = lane; d < D; d += 32) out[t * D + d] = (xt[d] - mu) * r * w[d] + (b ? b[d] : 0.0f);
+    if (lane == 0) {
+        if (mean) mean[t] = mu;
+        rstd[t] = r;
+    }
+}
+
+/* One warp per position (grid-stride); each lane keeps the weight-gradient
+ * partial sums of its channels and adds them once at the end. */
+__global__ void norm_bwd_kernel(int rms, const float *x, const float *w, const float *mean,
+                                const float *rstd, const float *g_y, long long T, int D, float *g_x,
+                                int accumulate, float *g_w, float *g_b)
+{
+    int lane = threadIdx.x % 32;
+    long long warp = (long long)blockIdx.x * WARPS + threadIdx.x / 32;
+    long long n_warps = (long long)gridDim.x * WARPS;
+    float pw[MAXD_LANE], pb[MAXD_LANE];
+#pragma unroll
+    for (int j = 0; j < MAXD_LANE; j++) pw[j] = pb[j] = 0;
+    for (long long t = warp; t < T; t += n_warps) {
+        const float *xt = x + t * D, *gt = g_y + t * D;
+        float r = rstd[t], mu = rms ? 0.0f : mean[t], s1 = 0, s2 = 0;
+#pragma unroll
+        for (int j = 0; j < MAXD_LANE; j++) {
+            int d = lane + 32 * j;
+            if (d >= D) break;
+            float xh = (xt[d] - mu) * r, gh = gt[d] * w[d];
+            s1 += gh;
+            s2 += gh * xh;
+            pw[j] += gt[d] * xh;
+            pb[j] += gt[d];
+        }
+        s1 = warp_sum(s1) / D;
+        s2 = warp_sum(s2) / D;
+        for (int d = lane; d < D; d += 32) {
+            float xh = (xt[d] - mu) * r, gh = gt[d] * w[d];
+            float gx = rms ? r * (gh - xh * s2) : r * (gh - s1 - xh * s2);
+            g_x[t * D + d] = accumulate ? g_x[t * D + d] + gx : gx;
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < MAXD_LANE; j++) {
+        int d = lane + 32 * j;
+        if (d >= D) break;
+        atomicAdd(&g_w[d], pw[j]);
+        if (g_b) atomicAdd(&g_b[d], pb[j]);
+    }
+}
+
+/* ------------------------------------------------------------ conv1d */
+
+/* Position of processing step s of a row (time descending when dir < 0). */
+__device__ __forceinline__ long long at_step(long long s, long long Ls, int dir)
+{
+    return dir > 0 ? s : Ls - 1 - s;
+}
+
+__device__ __forceinline__ float conv_pre(const float *xr, long long ldx, const float *w, float b,
+                                          long long s, long long Ls, int e, int K, int dir)
+{
+    float c = b;
+    for (int k = 0; k < K; k++) {
+        long long src = s - (K - 1) + k;
+        if (src >= 0) c += w[k] * xr[at_step(src, Ls, dir) * ldx + e];
+    }
+    return c;
+}
+
+__global__ void conv_fwd_kernel(const float *x, long long ldx, const float *w, const float *b,
+                                int rows, long long Ls, int E, int K, int dir, float *out)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (long long)rows * Ls * E) return;
+    int e = (int)(i % E);
+    long long p = i / E, r = p / Ls, t = p % Ls;
+    long long s = at_step(t, Ls, dir); /* the step of position t (an involution) */
+    float c = conv_pre(x + r * Ls * ldx, ldx, w + (long long)e * K, b[e], s, Ls, e, K, dir);
+    out[p * E + e] = c * sigmoidf_(c);
+}
+
+constexpr int CONV_STEPS = 256; /* steps per thread of the weight-gradient pass */
+
+/* gc = g_u silu'(c) into scratch, and the partial sums of g_w and g_b over
+ * CONV_STEPS steps of one channel of one row. */
+__global__ void conv_bwd_w_kernel(const float *x, long long ldx, const float *w, const float *b,
+                                  int rows, long long Ls, int E, int K, int dir, const float *g_u,
+                                  float *gc_out, float *g_w, float *g_b)
+{
+    int e = blockIdx.x * blockDim.x + threadIdx.x;
+    long long r = blockIdx.z, s0 = (long long)blockIdx.y * CONV_STEPS;
+    if (e >= E || s0 >= Ls) return;
+    long long s1 = s0 + CONV_STEPS < Ls ? s0 + CONV_STEPS : Ls;
+    const float *xr = x + r * Ls * ldx, *we = w + (long long)e * K;
+    float gw[8] = {0, 0, 0, 0, 0, 0, 0, 0}, gb = 0;
+    for (long long s = s0; s < s1; s++) {
+        long long t = at_step(s, Ls, dir);
+        float c = conv_pre(xr, ldx, we, b[e], s, Ls, e, K, dir);
+        float sg = sigmoidf_(c), gc = g_u[(r * Ls + t) * E + e] * sg * (1.0f + c * (1.0f - sg));
+        gc_out[(r * Ls + t) * E + e] = gc;
+        gb += gc;
+#pragma unroll
+        for (int k = 0; k < 8; k++) {
+            long long src = s - (K - 1) + k;
+            if (k < K && src >= 0) gw[k] += gc * xr[at_step(src, Ls, dir) * ldx + e];
+        }
+    }
+    for (int k = 0; k < K; k++) atomicAdd(&g_w[(long long)e * K + k], gw[k]);
+    atomicAdd(&g_b[e], gb);
+}
+
+/* g_x at the position of step s gathers gc of the steps s .. s + K-1 it
+ * feeds. */
+__global__ void conv_bwd_x_kernel(const float *w, int rows, long long Ls, int E, int K, int dir,
+                                  const float *gc, long long ldx, float *g_x)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (long long)rows * Ls * E) return;
+    int e = (int)(i % E);
+    long long p = i / E, r = p / Ls, t = p % Ls;
+    long long src = at_step(t, Ls, dir);
+    float acc = 0;
+    for (int k = 0; k < K; k++) {
+        long long s = src + (K - 1) - k;
+        if (s < Ls) acc += w[(long long)e * K + k] * gc[(r * Ls + at_step(s, Ls, dir)) * E + e];
+    }
+    g_x[p * ldx + e] += acc;
+}
+
+/* ------------------------------------------------------ selective scan */
+
+constexpr int CH = MD_SCAN_CHUNK;
+
+/* One thread per (row, channel), the N states in registers (NM >= N). */
+template <int NM>
+__global__ void scan_fwd_kernel(const float *u, const float *dtr, const float *bias,
+                                const float *A_log, const float *Bm, const float *Cm, long long ldbc,
+                                const float *Dv, const float *z, long long ldz, int rows,
+                                long long Ls, int E, int N, int dir, float *y, float *hsave)
+{
+    int e = blockIdx.x * blockDim.x + threadIdx.x;
+    long long r = blockIdx.y;
+    if (e >= E) return;
+    long long n_chunks = (Ls + CH - 1) / CH;
+    float h[NM], A[NM];
+#pragma unroll
+    for (int n = 0; n < NM; n++) {
+        h[n] = 0;
+        A[n] = n < N ? -expf(A_log[(long long)e * N + n]) : 0.0f;
+    }
+    float bi = bias[e], De = Dv[e];
+    for (long long s = 0; s < Ls; s++) {
+        if (s % CH == 0) {
+#pragma unroll
+            for (int n = 0; n < NM; n++)
+                if (n < N) hsave[((r * n_chunks + s / CH) * N + n) * E + e] = h[n];
+        }
+        long long t = r * Ls + at_step(s, Ls, dir);
+        float dl = softplusf_(dtr[t * E + e] + bi), ut = u[t * E + e], acc = De * ut;
+        const float *Bt = Bm + t * ldbc, *Ct = Cm + t * ldbc;
+#pragma unroll
+        for (int n = 0; n < NM; n++)
+            if (n < N) {
+                h[n] = expf(dl * A[n]) * h[n] + dl * Bt[n] * ut;
+                acc += h[n] * Ct[n];
+            }
+        float zt = z[t * ldz + e];
+        y[t * E + e] = acc * zt * sigmoidf_(zt);
+    }
+}
+
+/* Backward: one thread per (row, channel); chunks from the last, the
+ * states of a chunk recomputed from hsave into hs (local memory), then the
+ * steps of the chunk backwards. g_B and g_C of a step are summed over the
+ * warp's channels and added with one atomic per warp. Lanes past E run a
+ * valid channel with a zero gradient so that every lane joins the sums. */
+template <int NM>
+__global__ void scan_bwd_kernel(const float *u, const float *dtr, const float *bias,
+                                const float *A_log, const float *Bm, const float *Cm, long long ldbc,
+                                const float *Dv, const float *z, long long ldz, int rows,
+                                long long Ls, int E, int N, int dir, const float *hsave,
+                                const float *g_y, float *y, float *g_u, float *g_dtr, float *g_z,
+                                float *g_bc, long long ldg, float *g_A_log, float *g_D,
+                                float *g_bias)
+{
+    int e0 = blockIdx.x * blockDim.x + threadIdx.x;
+    int lane = threadIdx.x % 32;
+    long long r = blockIdx.y;
+    bool on = e0 < E;
+    int e = on ? e0 : E - 1;
+    long long n_chunks = (Ls + CH - 1) / CH;
+    float A[NM], gA[NM], gh[NM];
+    float hs[(CH + 1) * NM]; /* (steps + 1, N) states of the chunk */
+#pragma unroll
+    for (int n = 0; n < NM; n++) {
+        A[n] = n < N ? -expf(A_log[(long long)e * N + n]) : 0.0f;
+        gA[n] = gh[n] = 0;
+    }
+    float bi = bias[e], De = Dv[e], gD = 0, gbias = 0;
+    for (long long c = n_chunks - 1; c >= 0; c--) {
+        long long s0 = c * CH, s1 = s0 + CH < Ls ? s0 + CH : Ls;
+#pragma unroll
+        for (int n = 0; n < NM; n++)
+            if (n < N) hs[n] = hsave[((r * n_chunks + c) * N + n) * E + e];
+        for (long long s = s0; s < s1; s++) {
+            long long t = r * Ls + at_step(s, Ls, dir);
+            float dl = softplusf_(dtr[t * E + e] + bi), ut = u[t * E + e];
+            const float *Bt = Bm + t * ldbc;
+            float *hp = hs + (s - s0) * NM;
+#pragma unroll
+            for (int n = 0; n < NM; n++)
+                if (n < N) hp[NM + n] = expf(dl * A[n]) * hp[n] + dl * Bt[n] * ut;
+        }
+        for (long long s = s1 - 1; s >= s0; s--) {
+            long long t = r * Ls + at_step(s, Ls, dir);
+            float pre = dtr[t * E + e] + bi, dl = softplusf_(pre), ut = u[t * E + e];
+            const float *hp = hs + (s - s0) * NM, *hn = hp + NM;
+            const float *Bt = Bm + t * ldbc, *Ct = Cm + t * ldbc;
+            float acc = De * ut;
+#pragma unroll
+            for (int n = 0; n < NM; n++)
+                if (n < N) acc += hn[n] * Ct[n];
+            float zt = z[t * ldz + e], sz = sigmoidf_(zt), gy = on ? g_y[t * E + e] : 0.0f;
+            float gacc = gy * zt * sz;
+            float gdl = 0, gu = gacc * De;
+            gD += gacc * ut;
+#pragma unroll
+            for (int n = 0; n < NM; n++) {
+                if (n >= N) break;
+                float bn = Bt[n], cn = Ct[n], da = expf(dl * A[n]);
+                gh[n] += gacc * cn;
+                float gC = warp_sum(gacc * hn[n]);
+                float gB = warp_sum(gh[n] * dl * ut);
+                if (lane == 0) {
+                    atomicAdd(&g_bc[t * ldg + n], gB);
+                    atomicAdd(&g_bc[t * ldg + N + n], gC);
+                }
+                gdl += gh[n] * (A[n] * da * hp[n] + bn * ut);
+                gA[n] += gh[n] * dl * da * hp[n];
+                gu += gh[n] * dl * bn;
+                gh[n] *= da;
+            }
+            if (on) {
+                y[t * E + e] = acc * zt * sz;
+                g_z[t * ldz + e] += gy * acc * sz * (1.0f + zt * (1.0f - sz));
+                g_u[t * E + e] = gu;
+                float gpre = gdl * sigmoidf_(pre);
+                g_dtr[t * E + e] = gpre;
+                gbias += gpre;
+            }
+        }
+    }
+    if (!on) return;
+#pragma unroll
+    for (int n = 0; n < NM; n++)
+        if (n < N) atomicAdd(&g_A_log[(long long)e * N + n], gA[n] * A[n]);
+    atomicAdd(&g_D[e], gD);
+    atomicAdd(&g_bias[e], gbias);
+}
+
+/* ------------------------------------------------------ elementwise */
+
+__global__ void swap_kernel(const float *src, int P, long long L, int D, float *dst)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= 2LL * P * L * D) return;
+    int d = (int)(i % D);
+    long long p = i / D, row = p / L, t = p % L, partner = row < P ? row + P : row - P;
+    dst[i] = src[(partner * L + (L - 1 - t)) * D + (D - 1 - d)];
+}
+
+__global__ void add_kernel(const float *a, const float *b, long long n, float *out)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = a[i] + b[i];
+}
+
+__global__ void mul_kernel(const float *a, const float *b, long long n, float *out)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = a[i] * b[i];
+}
+
+/* ------------------------------------------------------ embedding */
+
+/* Rows of the (V, D) gradient summed in shared memory per block, then added
+ * to g_emb. */
+__global__ void embed_bwd_kernel(const uint8_t *tok, const float *g, long long T, int D, int V,
+                                 float *g_emb)
+{
+    extern __shared__ float acc[]; /* (V, D) */
+    for (int i = threadIdx.x; i < V * D; i += blockDim.x) acc[i] = 0;
+    __syncthreads();
+    int lane = threadIdx.x % 32;
+    long long warp = (long long)blockIdx.x * WARPS + threadIdx.x / 32;
+    for (long long t = warp; t < T; t += (long long)gridDim.x * WARPS) {
+        float *row = acc + (int)tok[t] * D;
+        for (int d = lane; d < D; d += 32) atomicAdd(&row[d], g[t * D + d]);
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < V * D; i += blockDim.x)
+        if (acc[i] != 0) atomicAdd(&g_emb[i], acc[i]);
+}
+
+/* ------------------------------------------------------ pooling */
+
+/* One thread per (row, channel): mean / max / first / last over the
+ * positions whose token is not [PAD]. With g_f (backward) the gradient is
+ * added into g_x instead of writing f. */
+__global__ void pool_kernel(int mode, const float *x, const uint8_t *tok, int rows, long long L,
+                            int D, float *f, const float *g_f, float *g_x)
+{
+    int d = blockIdx.x * blockDim.x + threadIdx.x;
+    long long r = blockIdx.y;
+    if (d >= D) return;
+    const uint8_t *tr = tok + r * L;
+    long long first = -1, last = -1, n = 0, best = -1;
+    float acc = 0;
+    for (long long t = 0; t < L; t++) {
+        if (tr[t] == MD_TOK_PAD) continue;
+        if (first < 0) first = t;
+        last = t;
+        n++;
+        float v = x[(r * L + t) * D + d];
+        acc += v;
+        if (best < 0 || v > x[(r * L + best) * D + d]) best = t;
+    }
+    if (n == 0) {
+        if (f) f[r * D + d] = 0;
+        return;
+    }
+    if (mode == MD_POOL_FIRST) best = first;
+    if (mode == MD_POOL_LAST) best = last;
+    if (!g_f) {
+        f[r * D + d] = mode == MD_POOL_MEAN ? acc / (float)n : x[(r * L + best) * D + d];
+        return;
+    }
+    float g = g_f[r * D + d];
+    if (mode != MD_POOL_MEAN) {
+        g_x[(r * L + best) * D + d] += g;
+        return;
+    }
+    for (long long t = 0; t < L; t++)
+        if (tr[t] != MD_TOK_PAD) g_x[(r * L + t) * D + d] += g / (float)n;
+}
+
+/* ------------------------------------------------------ LM cross-entropy */
+
+constexpr int MAXV = 32;
+
+/* Position p = (b, t) of B x L: logits z = Z[p] (+ Z of its reverse-
+ * complement partner (B + b, L-1-t) for PS). Writes dloss/dz scaled by
+ * `scale` over both (zero where the target is [PAD]) and adds the loss. */
+__global__ void lm_xent_kernel(float *Z, const uint8_t *targets, int B, long long L, int V, int ps,
+                               float scale, double *loss)
+{
+    __shared__ double part[256];
+    long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    double l = 0;
+    if (p < (long long)B * L) {
+        long long b = p / L, t = p % L;
+        float *zf = Z + p * V, *zr = ps ? Z + (((long long)B + b) * L + (L - 1 - t)) * V : nullptr;
+        int y = targets[p];
+        float z[MAXV];
+        float mx = -INFINITY;
+        for (int v = 0; v < V; v++) {
+            z[v] = zf[v] + (zr ? zr[v] : 0.0f);
+            mx = fmaxf(mx, z[v]);
+        }
+        float sum = 0;
+        for (int v = 0; v < V; v++) sum += expf(z[v] - mx);
+        if (y != MD_TOK_PAD) l = (double)logf(sum) + mx - z[y];
+        for (int v = 0; v < V; v++) {
+            float gz = y == MD_TOK_PAD ? 0.0f : (expf(z[v] - mx) / sum - (v == y ? 1.0f : 0.0f)) * scale;
+            zf[v] = gz;
+            if (zr) zr[v] = gz;
+        }
+    }
+    part[threadIdx.x] = l;
+    __syncthreads();
+    for (int o = blockDim.x / 2; o > 0; o >>= 1) {
+        if ((int)threadIdx.x < o) part[threadIdx.x] += part[threadIdx.x + o];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) atomicAdd(loss, part[0]);
+}
+
+/* g_W[comp[v]] += g_Wc[v]: the gradient of the complemented-row copy. */
+__global__ void unpermute_add_kernel(const float *g_Wc, const uint8_t *comp, int V, int D,
+                                     float *g_W)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= V * D) return;
+    g_W[(long long)comp[i / D] * D + i % D] += g_Wc[i];
+}
+
+__global__ void permute_rows_kernel(const float *W, const uint8_t *comp, int V, int D, float *Wc)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= V * D) return;
+    Wc[i] = W[(long long)comp[i / D] * D + i % D];
+}
+
+/* ------------------------------------------------------ optimizer */
+
+__global__ void sumsq_kernel(const float *x, long long n, double *out)
+{
+    __shared__ double part[256];
+    double s = 0;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x)
+        s += (double)x[i] * x[i];
+    part[threadIdx.x] = s;
+    __syncthreads();
+    for (int o = blockDim.x / 2; o > 0; o >>= 1) {
+        if ((int)threadIdx.x < o) part[threadIdx.x] += part[threadIdx.x + o];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) atomicAdd(out, part[0]);
+}
+
+/* One launch over the flat parameter buffer; decay[i] says whether
+ * parameter i takes weight decay. The gradient is scaled by g_scale first
+ * (clipping). Same arithmetic as md_adamw_step. */
+__global__ void adamw_kernel(float *p, const float *g, float *m, float *v, const uint8_t *decay,
+                             long long n, float g_scale, float lr, float b1, float b2, float eps,
+                             float wd, float c1, float c2)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float gi = g[i] * g_scale;
+    float mi = b1 * m[i] + (1.0f - b1) * gi;
+    float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    float mhat = mi / c1, vhat = vi / c2;
+    float decay_f = decay[i] ? 1.0f - lr * wd : 1.0f;
+    p[i] = p[i] * decay_f - lr * mhat / (sqrtf(vhat) + eps);
+}
+
+} /* namespace */
+
+extern "C" {
+
+int md_cuda_norm_fwd_stats(int rms, const float *x, const float *w, const float *b, long long T,
+                           int D, float eps, float *out, float *mean, float *rstd, void *stream)
+{
+    if (T <= 0) return 0;
+    norm_fwd_kernel<<<blocks_for(T, WARPS), WARPS * 32, 0, (cudaStream_t)stream>>>(
+        rms, x, w, b, T, D, eps, out, mean, rstd);
+    return launched("norm forward");
+}
+
+int md_cuda_norm_bwd(int rms, const float *x, const float *w, const float *mean,
+                     const float *rstd, const float *g_y, long long T, int D, float *g_x,
+                     int accumulate, float *g_w, float *g_b, void *stream)
+{
+    if (T <= 0) return 0;
+    if (D > 32 * MAXD_LANE) return md_error(MD_ERR_ARG, "GPU norm backward: d_model %d > %d", D, 32 * MAXD_LANE);
+    unsigned grid = blocks_for(T, WARPS * 64); /* ~64 positions per warp */
+    norm_bwd_kernel<<<grid, WARPS * 32, 0, (cudaStream_t)stream>>>(
+        rms, x, w, mean, rstd, g_y, T, D, g_x, accumulate, g_w, g_b);
+    return launched("norm backward");
+}
+
+int md_cuda_conv_fwd(const float *x, long long ldx, const float *w, const float *b, int rows,
+                     long long Ls, int E, int K, int dir, float *out, void *stream)
+{
+    long long n = (long long)rows * Ls * E;
+    if (n <= 0) return 0;
+    conv_fwd_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(x, ldx, w, b, rows, Ls,
+                                                                          E, K, dir, out);
+    return launched("conv1d forward");
+}
+
+int md_cuda_conv_bwd(const float *x, long long ldx, const float *w, const float *b, int rows,
+                     long long Ls, int E, int K, int dir, const float *g_u, float *scratch,
+                     float *g_x, float *g_w, float *g_b, void *stream)
+{
+    long long n = (long long)rows * Ls * E;
+    if (n <= 0) return 0;
+    if (K > 8) return md_error(MD_ERR_ARG, "GPU conv1d backward: d_conv %d > 8", K);
+    if (rows > 65535) return md_error(MD_ERR_ARG, "GPU conv1d backward: %d rows > 65535", rows);
+    cudaStream_t st = (cudaStream_t)stream;
+    dim3 grid(blocks_for(E, 128), (unsigned)((Ls + CONV_STEPS - 1) / CONV_STEPS), (unsigned)rows);
+    conv_bwd_w_kernel<<<grid, 128, 0, st>>>(x, ldx, w, b, rows, Ls, E, K, dir, g_u, scratch, g_w,
+                                            g_b);
+    int ret = launched("conv1d backward (weights)");
+    if (ret) return ret;
+    conv_bwd_x_kernel<<<blocks_for(n, 256), 256, 0, st>>>(w, rows, Ls, E, K, dir, scratch, ldx, g_x);
+    return launched("conv1d backward (inputs)");
+}
+
+int md_cuda_scan_fwd_save(const float *u, const float *dtr, const float *bias, const float *A_log,
+                          const float *Bm, const float *Cm, long long ldbc, const float *Dv,
+                          const float *z, long long ldz, int rows, long long Ls, int E, int N,
+                          int dir, float *y, float *hsave, void *stream)
+{
+    if (rows <= 0 || Ls <= 0) return 0;
+    if (N > 64) return md_error(MD_ERR_ARG, "GPU scan: d_state %d > 64", N);
+    if (rows > 65535) return md_error(MD_ERR_ARG, "GPU scan: %d rows > 65535", rows);
+    dim3 grid(blocks_for(E, 64), (unsigned)rows);
+    cudaStream_t st = (cudaStream_t)stream;
+#define LAUNCH(NM) scan_fwd_kernel<NM><<<grid, 64, 0, st>>>(u, dtr, bias, A_log, Bm, Cm, ldbc, Dv, \
+                                                           z, ldz, rows, Ls, E, N, dir, y, hsave)
+    if (N <= 4) LAUNCH(4);
+    else if (N <= 8) LAUNCH(8);
+    else if (N <= 16) LAUNCH(16);
+    else if (N <= 32) LAUNCH(32);
+    else LAUNCH(64);
+#undef LAUNCH
+    return launched("selective scan forward (training)");
+}
+
+int md_cuda_scan_bwd(const float *u, const float *dtr, const float *bias, const float *A_log,
+                     const float *Bm, const float *Cm, long long ldbc, const float *Dv,
+                     const float *z, long long ldz, int rows, long long Ls, int E, int N, int dir,
+                     const float *hsave, const float *g_y, float *y, float *g_u, float *g_dtr,
+                     float *g_z, float *g_bc, long long ldg, float *g_A_log, float *g_D,
+                     float *g_bias, void *stream)
+{
+    if (rows <= 0 || Ls <= 0) return 0;
+    if (N > 64) return md_error(MD_ERR_ARG, "GPU scan: d_state %d > 64", N);
+    if (rows > 65535) return md_error(MD_ERR_ARG, "GPU scan: %d rows > 65535", rows);
+    dim3 grid(blocks_for(E, 64), (unsigned)rows);
+    cudaStream_t st = (cudaStream_t)stream;
+#define LAUNCH(NM) scan_bwd_kernel<NM><<<grid, 64, 0, st>>>(u, dtr, bias, A_log, Bm, Cm, ldbc, Dv, \
+        z, ldz, rows, Ls, E, N, dir, hsave, g_y, y, g_u, g_dtr, g_z, g_bc, ldg, g_A_log, g_D, g_bias)
+    if (N <= 4) LAUNCH(4);
+    else if (N <= 8) LAUNCH(8);
+    else if (N <= 16) LAUNCH(16);
+    else if (N <= 32) LAUNCH(32);
+    else LAUNCH(64);
+#undef LAUNCH
+    return launched("selective scan backward");
+}
+
+int md_cuda_swap_strands(const float *src, int P, long long L, int D, float *dst, void *stream)
+{
+    long long n = 2LL * P * L * D;
+    if (n <= 0) return 0;
+    swap_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(src, P, L, D, dst);
+    return launched("strand swap");
+}
+
+int md_cuda_add(const float *a, const float *b, long long n, float *out, void *stream)
+{
+    if (n <= 0) return 0;
+    add_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(a, b, n, out);
+    return launched("add");
+}
+
+int md_cuda_mul(const float *a, const float *b, long long n, float *out, void *stream)
+{
+    if (n <= 0) return 0;
+    mul_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(a, b, n, out);
+    return launched("multiply");
+}
+
+int md_cuda_embed_bwd(const unsigned char *tok, const float *g, long long T, int D, int V,
+                      float *g_emb, void *stream)
+{
+    if (T <= 0) return 0;
+    size_t shm = (size_t)V * D * sizeof(float);
+    if (shm > 200u * 1024)
+        return md_error(MD_ERR_ARG, "GPU embedding backward: vocabulary x d_model too large");
+    cudaError_t e = cudaFuncSetAttribute(embed_bwd_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         (int)shm);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        return md_error(MD_ERR, "CUDA embedding backward: %s", cudaGetErrorString(e));
+    }
+    unsigned grid = blocks_for(T, WARPS * 256);
+    if (grid > 264) grid = 264;
+    embed_bwd_kernel<<<grid, WARPS * 32, shm, (cudaStream_t)stream>>>(tok, g, T, D, V, g_emb);
+    return launched("embedding backward");
+}
+
+int md_cuda_pool(int mode, const float *x, const unsigned char *tok, int rows, long long L, int D,
+                 float *f, const float *g_f, float *g_x, void *stream)
+{
+    if (rows <= 0) return 0;
+    if (rows > 65535) return md_error(MD_ERR_ARG, "GPU pooling: %d rows > 65535", rows);
+    dim3 grid(blocks_for(D, 128), (unsigned)rows);
+    pool_kernel<<<grid, 128, 0, (cudaStream_t)stream>>>(mode, x, tok, rows, L, D, f, g_f, g_x);
+    return launched(g_f ? "pooling backward" : "pooling");
+}
+
+int md_cuda_lm_xent(float *Z, const unsigned char *targets, int B, long long L, int V, int ps,
+                    float scale, double *loss, void *stream)
+{
+    if (V > MAXV) return md_error(MD_ERR_ARG, "GPU LM loss: vocabulary %d > %d", V, MAXV);
+    long long n = (long long)B * L;
+    if (n <= 0) return 0;
+    lm_xent_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(Z, targets, B, L, V, ps,
+                                                                         scale, loss);
+    return launched("LM cross-entropy");
+}
+
+int md_cuda_permute_rows(const float *W, const unsigned char *comp, int V, int D, float *Wc,
+                         int add_back, void *stream)
+{
+    unsigned grid = blocks_for((long long)V * D, 256);
+    if (add_back)
+        unpermute_add_kernel<<<grid, 256, 0, (cudaStream_t)stream>>>(W, comp, V, D, Wc);
+    else
+        permute_rows_kernel<<<grid, 256, 0, (cudaStream_t)stream>>>(W, comp, V, D, Wc);
+    return launched("row permutation");
+}
+
+int md_cuda_sumsq(const float *x, long long n, double *out, void *stream)
+{
+    if (n <= 0) return 0;
+    unsigned grid = blocks_for(n, 256 * 16);
+    if (grid > 1024) grid = 1024;
+    sumsq_kernel<<<grid, 256, 0, (cudaStream_t)stream>>>(x, n, out);
+    return launched("sum of squares");
+}
+
+int md_cuda_adamw(float *p, const float *g, float *m, float *v, const unsigned char *decay,
+                  long long n, float g_scale, float lr, float beta1, float beta2, float eps,
+                  float weight_decay, long long step, void *stream)
+{
+    if (n <= 0) return 0;
+    float c1 = (float)(1.0 - pow((double)beta1, (double)step));
+    float c2 = (float)(1.0 - pow((double)beta2, (double)step));
+    adamw_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(
+        p, g, m, v, decay, n, g_scale, lr, beta1, beta2, eps, weight_decay, c1, c2);
+    return launched("AdamW");
+}
+
+} /* extern "C" */
