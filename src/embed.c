@@ -139,13 +139,15 @@ static int add_window(embed_job *j, const uint8_t *ids, int64_t L, const char *n
         md_progress_update(&j->progress, j->st->sequences, j->pos, 0);
     }
     size_t need = (size_t)((j->n_pend + 1) * L);
-    if (need > j->tok_cap) {
-        size_t cap = (size_t)(j->o->batch * L);
-        uint8_t *p = realloc(j->tok, cap > need ? cap : need);
+    if (need > j->tok_cap) { /* doubling, up to a full batch: one long window takes its size */
+        size_t cap = 2 * j->tok_cap, full = (size_t)j->o->batch * (size_t)L;
+        if (cap > full) cap = full;
+        if (cap < need) cap = need;
+        uint8_t *p = realloc(j->tok, cap);
         if (!p) return md_error(MD_ERR_NOMEM, "out of memory for windows of %lld bases",
                                 (long long)L);
         j->tok = p;
-        j->tok_cap = cap > need ? cap : need;
+        j->tok_cap = cap;
     }
     memcpy(j->tok + (size_t)j->n_pend * (size_t)L, ids, (size_t)L);
     j->pend[j->n_pend++] = (pending_window){(char *)name, beg, strand, 0};
