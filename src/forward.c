@@ -211,6 +211,13 @@ static void mixer_forward(const md_model *m, const md_layer_params *l, const flo
     }
 }
 
+/* a += b over n floats, in parallel. */
+static void add_rows(float *a, const float *b, int64_t n)
+{
+    #pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) a[i] += b[i];
+}
+
 static void norm(const md_config *c, const float *x, const float *w, const float *b,
                  int64_t T, float *out)
 {
@@ -273,17 +280,23 @@ int md_model_forward_rows(md_model *m, const uint8_t *tokens, int B, int64_t L,
                                             (long long)T);
     if (ret < 0) goto out;
     float *hidden = out; /* (B, L, D) */
+    #pragma omp parallel for schedule(static) if (T * D > 65536)
     for (int64_t i = 0; i < T; i++) memcpy(hidden + i * D, m->embedding + tokens[i] * D, D * sizeof(float));
     for (int li = 0; li < c->n_layer; li++) {
         const md_layer_params *l = &m->layers[li];
-        if (li == 0) memcpy(residual, hidden, (size_t)(T * D) * sizeof(float));
-        else for (int64_t i = 0; i < T * D; i++) residual[i] += hidden[i];
-        if (swap) swap_strands(residual, B / 2, L, D, normed);
-        norm(c, residual, l->norm_w, l->norm_b, T, normed);
+        if (swap) { /* the halves swap between the add and the norm */
+            if (li == 0) memcpy(residual, hidden, (size_t)(T * D) * sizeof(float));
+            else add_rows(residual, hidden, T * D);
+            swap_strands(residual, B / 2, L, D, normed);
+            norm(c, residual, l->norm_w, l->norm_b, T, normed);
+        } else {
+            md_cpu_add_norm(residual, hidden, li == 0, l->norm_w, l->norm_b, c->rms_norm, T,
+                            (int)D, c->norm_eps, normed);
+        }
         mixer_forward(m, l, normed, B, L, chunk, &s, hidden, opt ? opt->profile : NULL);
     }
-    for (int64_t i = 0; i < T * D; i++) residual[i] += hidden[i];
-    norm(c, residual, m->norm_f_w, m->norm_f_b, T, out);
+    md_cpu_add_norm(residual, hidden, 0, m->norm_f_w, m->norm_f_b, c->rms_norm, T, (int)D,
+                    c->norm_eps, out);
     scratch_free(&s);
 out:
     free(residual);

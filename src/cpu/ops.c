@@ -33,33 +33,49 @@ void md_cpu_gemm_nt(int64_t M, int64_t seq, int64_t N, int64_t K, const float *A
     }
 }
 
+static inline void rmsnorm_row(const float *xt, const float *w, int D, float eps, float *ot)
+{
+    double ss = 0;
+    for (int d = 0; d < D; d++) ss += (double)xt[d] * xt[d];
+    float inv = (float)(1.0 / sqrt(ss / D + eps));
+    for (int d = 0; d < D; d++) ot[d] = xt[d] * inv * w[d];
+}
+
+static inline void layernorm_row(const float *xt, const float *w, const float *b, int D,
+                                 float eps, float *ot)
+{
+    double mean = 0, var = 0;
+    for (int d = 0; d < D; d++) mean += xt[d];
+    mean /= D;
+    for (int d = 0; d < D; d++) var += (xt[d] - mean) * (xt[d] - mean);
+    float inv = (float)(1.0 / sqrt(var / D + eps));
+    for (int d = 0; d < D; d++) ot[d] = (float)(xt[d] - mean) * inv * w[d] + (b ? b[d] : 0.0f);
+}
+
 void md_cpu_rmsnorm(const float *x, const float *w, int64_t T, int D, float eps, float *out)
 {
     #pragma omp parallel for schedule(static) if (T * D > 65536)
-    for (int64_t t = 0; t < T; t++) {
-        const float *xt = x + t * D;
-        float *ot = out + t * D;
-        double ss = 0;
-        for (int d = 0; d < D; d++) ss += (double)xt[d] * xt[d];
-        float inv = (float)(1.0 / sqrt(ss / D + eps));
-        for (int d = 0; d < D; d++) ot[d] = xt[d] * inv * w[d];
-    }
+    for (int64_t t = 0; t < T; t++) rmsnorm_row(x + t * D, w, D, eps, out + t * D);
 }
 
 void md_cpu_layernorm(const float *x, const float *w, const float *b, int64_t T,
                       int D, float eps, float *out)
 {
     #pragma omp parallel for schedule(static) if (T * D > 65536)
+    for (int64_t t = 0; t < T; t++) layernorm_row(x + t * D, w, b, D, eps, out + t * D);
+}
+
+void md_cpu_add_norm(float *residual, const float *h, int first, const float *w,
+                     const float *b, int rms, int64_t T, int D, float eps, float *out)
+{
+    #pragma omp parallel for schedule(static) if (T * D > 65536)
     for (int64_t t = 0; t < T; t++) {
-        const float *xt = x + t * D;
-        float *ot = out + t * D;
-        double mean = 0, var = 0;
-        for (int d = 0; d < D; d++) mean += xt[d];
-        mean /= D;
-        for (int d = 0; d < D; d++) var += (xt[d] - mean) * (xt[d] - mean);
-        float inv = (float)(1.0 / sqrt(var / D + eps));
-        for (int d = 0; d < D; d++)
-            ot[d] = (float)(xt[d] - mean) * inv * w[d] + (b ? b[d] : 0.0f);
+        float *rt = residual + t * D;
+        const float *ht = h + t * D;
+        if (first) memcpy(rt, ht, (size_t)D * sizeof(float));
+        else for (int d = 0; d < D; d++) rt[d] += ht[d];
+        if (rms) rmsnorm_row(rt, w, D, eps, out + t * D);
+        else layernorm_row(rt, w, b, D, eps, out + t * D);
     }
 }
 
@@ -86,10 +102,12 @@ static inline void store_block(float *p, md_v16f v, int nc)
 /* ---- depthwise causal conv1d + SiLU ---------------------------------------- */
 
 /* Steps s0..s1 (processing order) of one channel block; wk (K) weights, win
- * (K-1) the previous inputs, oldest first, read and updated. */
+ * (K-1) the previous inputs, oldest first, read and updated. ahead != 0:
+ * fetch the rows that many steps later into L2 (the next tile's). */
 static inline __attribute__((always_inline)) void
 conv_steps(const float *x, int64_t ldx, int64_t S, int E, const int K, int c0, int nc, int dir,
-           int64_t s0, int64_t s1, const md_v16f *wk, md_v16f bias, md_v16f *win, float *out)
+           int64_t s0, int64_t s1, const md_v16f *wk, md_v16f bias, md_v16f *win, float *out,
+           int64_t ahead)
 {
     md_v16f w[8], v[8]; /* K <= 8 */
     for (int k = 0; k < K; k++) w[k] = wk[k];
@@ -101,18 +119,24 @@ conv_steps(const float *x, int64_t ldx, int64_t S, int E, const int K, int c0, i
         for (int k = 0; k < K; k++) acc = md_fmav(w[k], v[k], acc);
         store_block(out + t * E + c0, md_siluv(acc), nc);
         for (int k = 0; k < K - 1; k++) v[k] = v[k + 1];
+        if (ahead) {
+            int64_t ta = dir > 0 ? t + ahead : t - ahead;
+            __builtin_prefetch(x + ta * ldx + c0, 0, 2);
+            __builtin_prefetch(out + ta * E + c0, 1, 2);
+        }
     }
     for (int k = 0; k < K - 1; k++) win[k] = v[k];
 }
 
 static inline __attribute__((always_inline)) void
 conv_block(const float *x, int64_t ldx, int64_t S, int E, const int K, int c0, int nc, int dir,
-           int64_t s0, int64_t s1, const md_v16f *wk, md_v16f bias, float *state, float *out)
+           int64_t s0, int64_t s1, const md_v16f *wk, md_v16f bias, float *state, float *out,
+           int64_t ahead)
 {
     md_v16f win[8];
     for (int k = 0; k < K - 1; k++) win[k] = load_block(state + (int64_t)k * E + c0, nc);
-    if (nc == EB) conv_steps(x, ldx, S, E, K, c0, EB, dir, s0, s1, wk, bias, win, out);
-    else conv_steps(x, ldx, S, E, K, c0, nc, dir, s0, s1, wk, bias, win, out);
+    if (nc == EB) conv_steps(x, ldx, S, E, K, c0, EB, dir, s0, s1, wk, bias, win, out, ahead);
+    else conv_steps(x, ldx, S, E, K, c0, nc, dir, s0, s1, wk, bias, win, out, ahead);
     for (int k = 0; k < K - 1; k++) store_block(state + (int64_t)k * E + c0, win[k], nc);
 }
 
@@ -128,8 +152,8 @@ void md_cpu_conv1d_silu(const float *x, int64_t ldx, const float *w, const float
             for (int j = 0; j < nc; j++) wk[k][j] = w[(int64_t)(c0 + j) * K + k];
         }
         md_v16f bias = load_block(b + c0, nc);
-        if (K == 4) conv_block(x, ldx, S, E, 4, c0, nc, dir, 0, S, wk, bias, state, out);
-        else conv_block(x, ldx, S, E, K, c0, nc, dir, 0, S, wk, bias, state, out);
+        if (K == 4) conv_block(x, ldx, S, E, 4, c0, nc, dir, 0, S, wk, bias, state, out, 0);
+        else conv_block(x, ldx, S, E, K, c0, nc, dir, 0, S, wk, bias, state, out, 0);
     }
 }
 
@@ -139,18 +163,69 @@ void md_cpu_conv1d_silu_tiled(const float *x, int64_t ldx, const float *wt, cons
 {
     for (int64_t s0 = 0; s0 < S; s0 += MD_SCAN_TILE) {
         int64_t s1 = s0 + MD_SCAN_TILE < S ? s0 + MD_SCAN_TILE : S;
+        int64_t ahead = s1 + MD_SCAN_TILE <= S ? MD_SCAN_TILE : 0;
         for (int c0 = e0; c0 < e1; c0 += EB) {
             int nc = e1 - c0 < EB ? e1 - c0 : EB;
             md_v16f wk[8];
             for (int k = 0; k < K; k++) wk[k] = load_block(wt + (int64_t)k * E + c0, nc);
             md_v16f bias = load_block(b + c0, nc);
-            if (K == 4) conv_block(x, ldx, S, E, 4, c0, nc, dir, s0, s1, wk, bias, state, out);
-            else conv_block(x, ldx, S, E, K, c0, nc, dir, s0, s1, wk, bias, state, out);
+            if (K == 4) conv_block(x, ldx, S, E, 4, c0, nc, dir, s0, s1, wk, bias, state, out, ahead);
+            else conv_block(x, ldx, S, E, K, c0, nc, dir, s0, s1, wk, bias, state, out, ahead);
         }
     }
 }
 
 /* ---- selective scan -------------------------------------------------------- */
+
+/* The recurrence over n_s steps of one channel block, given the per-step
+ * values (dl delta, du delta u, ds D u, gy the gate): h = 2^(delta A2) h +
+ * delta u B; y = (C.h + D u) gy, with two partial sums of C.h (even and odd
+ * states) to halve the chain. Bt, Ct, yt point at the first step's rows,
+ * bstep and ystep go from one step's rows to the next. A function of its own:
+ * inlined into the tile loop its states were kept in memory. */
+static inline __attribute__((always_inline)) void
+scan_recur(const md_v16f *dl, const md_v16f *du, const md_v16f *ds, const md_v16f *gy,
+           int64_t n_s, const md_v16f *a2, const float *Bt, const float *Ct, int64_t bstep,
+           float *yt, int64_t ystep, const int nc, int accumulate, md_v16f *h_io, const int N)
+{
+    md_v16f h[64]; /* N <= 64 */
+    for (int n = 0; n < N; n++) h[n] = h_io[n];
+    for (int64_t i = 0; i < n_s; i++, Bt += bstep, Ct += bstep, yt += ystep) {
+        md_v16f d = dl[i], dB = du[i], acc0 = ds[i], acc1 = {0};
+        #pragma GCC unroll 8
+        for (int n = 0; n + 1 < N; n += 2) {
+            md_v16f e0 = md_exp2_nonposv(d * a2[n]), e1 = md_exp2_nonposv(d * a2[n + 1]);
+            h[n] = md_fmav(e0, h[n], dB * Bt[n]);
+            h[n + 1] = md_fmav(e1, h[n + 1], dB * Bt[n + 1]);
+            acc0 = md_fmav(h[n], md_splatv(Ct[n]), acc0);
+            acc1 = md_fmav(h[n + 1], md_splatv(Ct[n + 1]), acc1);
+        }
+        if (N & 1) {
+            h[N - 1] = md_fmav(md_exp2_nonposv(d * a2[N - 1]), h[N - 1], dB * Bt[N - 1]);
+            acc0 = md_fmav(h[N - 1], md_splatv(Ct[N - 1]), acc0);
+        }
+        md_v16f yv = (acc0 + acc1) * gy[i];
+        if (accumulate) yv += load_block(yt, nc);
+        store_block(yt, yv, nc);
+    }
+    for (int n = 0; n < N; n++) h_io[n] = h[n];
+}
+
+static __attribute__((noinline)) void
+scan_recur16(const md_v16f *dl, const md_v16f *du, const md_v16f *ds, const md_v16f *gy,
+             int64_t n_s, const md_v16f *a2, const float *Bt, const float *Ct, int64_t bstep,
+             float *yt, int64_t ystep, int accumulate, md_v16f *h_io)
+{
+    scan_recur(dl, du, ds, gy, n_s, a2, Bt, Ct, bstep, yt, ystep, EB, accumulate, h_io, 16);
+}
+
+static __attribute__((noinline)) void
+scan_recur_any(const md_v16f *dl, const md_v16f *du, const md_v16f *ds, const md_v16f *gy,
+               int64_t n_s, const md_v16f *a2, const float *Bt, const float *Ct, int64_t bstep,
+               float *yt, int64_t ystep, int nc, int accumulate, md_v16f *h_io, int N)
+{
+    scan_recur(dl, du, ds, gy, n_s, a2, Bt, Ct, bstep, yt, ystep, nc, accumulate, h_io, N);
+}
 
 /* Steps s0..s1 (processing order, at most MD_SCAN_TILE) of one channel block.
  * First the per-step values that do not depend on the state (delta, delta u,
@@ -165,49 +240,48 @@ scan_steps(const md_scan_args *p, int c0, const int nc, int64_t s0, int64_t s1,
     const int64_t E = p->E, ldbc = p->ldbc;
     const md_v16f bias = load_block(p->dt_bias + c0, nc), dsk = load_block(p->Dv + c0, nc);
     const int64_t n_s = s1 - s0;
+    /* separate short loops, so that the out-of-order window holds many
+     * independent steps of each (one long loop body was latency-bound) */
     for (int64_t i = 0; i < n_s; i++) {
         int64_t t = p->dir > 0 ? s0 + i : p->S - 1 - (s0 + i);
-        md_v16f pre;
         if (p->dt) {
-            pre = load_block(p->dt + t * E + c0, nc) + bias;
+            dl[i] = load_block(p->dt + t * E + c0, nc) + bias;
         } else {
             const float *xr = p->xdt + t * ldbc;
             md_v16f acc = {0};
             for (int r = 0; r < p->R; r++)
                 acc = md_fmav(md_splatv(xr[r]), load_block(p->dtw_t + r * E + c0, nc), acc);
-            pre = acc + bias;
+            dl[i] = acc + bias;
         }
-        md_v16f d = md_softplusv(pre), uv = load_block(p->u + t * E + c0, nc);
+    }
+    /* the rows of the next tile of this block, strided (one cache line of
+     * each), are fetched into L2 ahead: the hardware prefetchers do not
+     * follow a stride of a few KB for long */
+    const int64_t ahead = p->dir > 0 ? MD_SCAN_TILE : -MD_SCAN_TILE;
+    const int pf = s1 + MD_SCAN_TILE <= p->S;
+    for (int64_t i = 0; i < n_s; i++) {
+        int64_t t = p->dir > 0 ? s0 + i : p->S - 1 - (s0 + i);
+        md_v16f d = md_softplusv(dl[i]), uv = load_block(p->u + t * E + c0, nc);
         dl[i] = d;
         du[i] = d * uv;
         ds[i] = dsk * uv;
-        gy[i] = p->z ? md_siluv(load_block(p->z + t * p->ldz + c0, nc)) : md_splatv(1.0f);
+        if (pf) {
+            __builtin_prefetch(p->u + (t + ahead) * E + c0, 0, 2);
+            __builtin_prefetch(p->y + (t + ahead) * E + c0, 1, 2);
+        }
     }
-    md_v16f h[64]; /* N <= 64 */
-    for (int n = 0; n < N; n++) h[n] = h_io[n];
     for (int64_t i = 0; i < n_s; i++) {
         int64_t t = p->dir > 0 ? s0 + i : p->S - 1 - (s0 + i);
-        const float *Bt = p->Bm + t * ldbc, *Ct = p->Cm + t * ldbc;
-        md_v16f d = dl[i], dB = du[i], acc0 = ds[i], acc1 = {0};
-        /* two partial sums of C.h (even and odd states) halve the chain */
-        #pragma GCC unroll 8
-        for (int n = 0; n + 1 < N; n += 2) {
-            md_v16f e0 = md_exp2_nonposv(d * a2[n]), e1 = md_exp2_nonposv(d * a2[n + 1]);
-            h[n] = md_fmav(e0, h[n], dB * Bt[n]);
-            h[n + 1] = md_fmav(e1, h[n + 1], dB * Bt[n + 1]);
-            acc0 = md_fmav(h[n], md_splatv(Ct[n]), acc0);
-            acc1 = md_fmav(h[n + 1], md_splatv(Ct[n + 1]), acc1);
-        }
-        if (N & 1) {
-            h[N - 1] = md_fmav(md_exp2_nonposv(d * a2[N - 1]), h[N - 1], dB * Bt[N - 1]);
-            acc0 = md_fmav(h[N - 1], md_splatv(Ct[N - 1]), acc0);
-        }
-        md_v16f yv = (acc0 + acc1) * gy[i];
-        float *yt = p->y + t * E + c0;
-        if (p->accumulate) yv += load_block(yt, nc);
-        store_block(yt, yv, nc);
+        gy[i] = p->z ? md_siluv(load_block(p->z + t * p->ldz + c0, nc)) : md_splatv(1.0f);
+        if (pf && p->z) __builtin_prefetch(p->z + (t + ahead) * p->ldz + c0, 0, 2);
     }
-    for (int n = 0; n < N; n++) h_io[n] = h[n];
+    int64_t t0 = p->dir > 0 ? s0 : p->S - 1 - s0, step = p->dir > 0 ? 1 : -1;
+    if (N == 16 && nc == EB)
+        scan_recur16(dl, du, ds, gy, n_s, a2, p->Bm + t0 * ldbc, p->Cm + t0 * ldbc, step * ldbc,
+                     p->y + t0 * E + c0, step * E, p->accumulate, h_io);
+    else
+        scan_recur_any(dl, du, ds, gy, n_s, a2, p->Bm + t0 * ldbc, p->Cm + t0 * ldbc,
+                       step * ldbc, p->y + t0 * E + c0, step * E, nc, p->accumulate, h_io, N);
 }
 
 /* One block over steps s0..s1 in tiles; the states in p->state. */

@@ -19,6 +19,11 @@ void md_cpu_rmsnorm(const float *x, const float *w, int64_t T, int D, float eps,
 void md_cpu_layernorm(const float *x, const float *w, const float *b, int64_t T,
                       int D, float eps, float *out);
 
+/* residual (T, D) = h (first) or residual + h, then out = its RMSNorm (rms)
+ * or LayerNorm, row by row in one parallel pass; out may be h. */
+void md_cpu_add_norm(float *residual, const float *h, int first, const float *w,
+                     const float *b, int rms, int64_t T, int D, float eps, float *out);
+
 /* Depthwise causal conv1d + SiLU over S steps of one sequence, channels
  * [e0, e1). x (S, ldx) holds the inputs in time order; out (S, E). dir +1
  * processes time ascending, -1 descending (causal in reversed time).
@@ -220,18 +225,24 @@ static inline md_v16f md_fast_logv(md_v16f x)
 #undef MD_C_
 }
 
-/* softplus and SiLU of 16 floats; softplus(x) = x above 20, as torch. */
+/* softplus and SiLU of 16 floats. softplus(x) = max(x, 0) + log1p(e) with
+ * e = exp(-|x|) in (0, 1], log1p(e) = e P(e), P of degree 8 fitted for
+ * relative error on [0, 1] (P(0) = 1): full relative precision for negative
+ * x, where softplus(x) ~ e; above ~17, x itself (torch: x above 20). */
 static inline md_v16f md_softplusv(md_v16f x)
 {
-    /* log1p(e) = log(u) e / (u - 1) with u = 1 + e keeps full relative
-     * precision for small e (Goldberg); u - 1 == 0 means log1p(e) = e */
-    md_v16f e = md_fast_expv(x), u = 1.0f + e, d = u - 1.0f;
-    md_v16i tiny = d == 0.0f;
-    md_v16f dd = (md_v16f)(((md_v16i)d & ~tiny) | ((md_v16i)((md_v16f){0} + 1.0f) & tiny));
-    md_v16f sp = md_fast_logv(u) * (e / dd);
-    sp = (md_v16f)(((md_v16i)sp & ~tiny) | ((md_v16i)e & tiny));
-    md_v16i big = x > 20.0f;
-    return (md_v16f)(((md_v16i)x & big) | ((md_v16i)sp & ~big));
+#define MD_C_(c) ((md_v16f){0} + (c))
+    md_v16f e = md_fast_expv((md_v16f)((md_v16u)x | 0x80000000u)); /* exp(-|x|) */
+    md_v16f p = md_fmav(MD_C_(5.3648110479e-03f), e, MD_C_(-3.0065741390e-02f));
+    p = md_fmav(p, e, MD_C_(7.9204455018e-02f));
+    p = md_fmav(p, e, MD_C_(-1.3753795624e-01f));
+    p = md_fmav(p, e, MD_C_(1.9153651595e-01f));
+    p = md_fmav(p, e, MD_C_(-2.4857163429e-01f));
+    p = md_fmav(p, e, MD_C_(3.3321323991e-01f));
+    p = md_fmav(p, e, MD_C_(-4.9999648333e-01f));
+    p = md_fmav(p, e, MD_C_(1.0f));
+    return md_fmav(e, p, md_maxv(x, (md_v16f){0}));
+#undef MD_C_
 }
 
 static inline md_v16f md_siluv(md_v16f x) { return x / (1.0f + md_fast_expv(-x)); }
