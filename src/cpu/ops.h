@@ -174,10 +174,10 @@ static inline md_v16f md_fast_expv(md_v16f x)
 }
 
 /* 2^x for x <= 0 (the scan's decays exp(delta A) = 2^(delta A log2 e)):
- * relative error < 1e-7 down to x = -125, 2^-125 below; exactly 1 at 0.
+ * relative error < 2e-7 down to x = -125, 2^-125 below; exactly 1 at 0.
  * 2^x = 2^k 2^f with k = x rounded to the nearest integer (adding 1.5 * 2^23
  * leaves k in the low mantissa bits), f = x - k in [-1/2, 1/2] exactly, and
- * 2^f = 1 + f q(f), q of degree 5 fitted for relative error on [-1/2, 1/2].
+ * 2^f = 1 + f q(f), q of degree 4 fitted for relative error on [-1/2, 1/2].
  * 2^k goes into the exponent field by an integer add, exact while the result
  * is a normal float (x >= -125). */
 static inline md_v16f md_exp2_nonposv(md_v16f x)
@@ -186,11 +186,10 @@ static inline md_v16f md_exp2_nonposv(md_v16f x)
     x = md_maxv(x, MD_C_(-125.0f));
     md_v16f t = x + 12582912.0f;
     md_v16f f = x - (t - 12582912.0f);
-    md_v16f q = md_fmav(MD_C_(1.5353361960e-4f), f, MD_C_(1.3398875017e-3f));
-    q = md_fmav(q, f, MD_C_(9.6184369177e-3f));
-    q = md_fmav(q, f, MD_C_(5.5503323674e-2f));
-    q = md_fmav(q, f, MD_C_(2.4022647738e-1f));
-    q = md_fmav(q, f, MD_C_(6.9314718246e-1f));
+    md_v16f q = md_fmav(MD_C_(1.3264726149e-3f), f, MD_C_(9.6715129912e-3f));
+    q = md_fmav(q, f, MD_C_(5.5507335812e-2f));
+    q = md_fmav(q, f, MD_C_(2.4022242427e-1f));
+    q = md_fmav(q, f, MD_C_(6.9314700365e-1f));
     md_v16f p = md_fmav(q, f, MD_C_(1.0f));
     return (md_v16f)((md_v16u)p + ((md_v16u)t << 23));
 #undef MD_C_
