@@ -421,12 +421,13 @@ int score_main(int argc, char **argv)
         }
         status = ok ? EXIT_OK : EXIT_ERROR;
         if (ok) {
-            char what[96] = "";
+            char what[128] = "";
+            int k = 0;
             if (so.format == FMT_BAM)
-                snprintf(what, sizeof what, ", %lld records written, %lld tagged %s",
-                         (long long)so.n_records, (long long)so.n_tagged, tag);
-            else if (so.format == FMT_BED || calls)
-                snprintf(what, sizeof what, ", %lld calls", (long long)so.n_calls);
+                k = snprintf(what, sizeof what, ", %lld records written, %lld tagged %s",
+                             (long long)so.n_records, (long long)so.n_tagged, tag);
+            if (so.format == FMT_BED || calls)
+                snprintf(what + k, sizeof what - (size_t)k, ", %lld calls", (long long)so.n_calls);
             fprintf(stderr, "mambadna score: %lld sequences, %lld windows scored, %lld skipped "
                             "(N), %lld bases in %.2f s (%.3f Mb/s)%s -> %s\n",
                     (long long)st.sequences, (long long)st.windows, (long long)st.skipped,
