@@ -2,6 +2,7 @@
  * bidirectional mixers with carried states, reverse-complement wrappers and
  * heads. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cblas.h>
@@ -26,10 +27,71 @@ void md_forward_opt_init(md_forward_opt *opt)
         if (prof) (prof)->slot += omp_get_wtime() - t0_;             \
     } while (0)
 
+/* The forward's memory: one block carved into the residual stream and the
+ * scratch arrays, kept between calls on the same thread (up to
+ * ARENA_KEEP_MB): every fresh page costs a page fault, and faulting in the
+ * ~90 MB of a d128 forward at L = 16k took 11% of its time on the 2-core
+ * development machine (a virtual machine, where faults are slow). */
+enum { ARENA_KEEP_MB = 1024 };
+
+typedef struct arena {
+    void *p;
+    size_t n;
+} arena;
+
+static pthread_key_t arena_key;
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+static int arena_key_ok;
+
+static void arena_destroy(void *p)
+{
+    arena *a = p;
+    free(a->p);
+    free(a);
+}
+
+static void arena_key_init(void)
+{
+    arena_key_ok = pthread_key_create(&arena_key, arena_destroy) == 0;
+}
+
+/* n bytes, 64-byte aligned, valid until the next arena_take on this thread
+ * (or its exit); NULL when out of memory. */
+static void *arena_take(size_t n)
+{
+    pthread_once(&arena_once, arena_key_init);
+    arena *a = arena_key_ok ? pthread_getspecific(arena_key) : NULL;
+    if (!a && arena_key_ok && (a = calloc(1, sizeof *a)) && pthread_setspecific(arena_key, a)) {
+        free(a);
+        a = NULL;
+    }
+    if (!a) return NULL;
+    if (a->n < n) {
+        free(a->p);
+        a->n = 0;
+        if (!(a->p = aligned_alloc(64, (n + 63) / 64 * 64))) return NULL;
+        a->n = n;
+    }
+    return a->p;
+}
+
+/* After a call: an arena larger than is worth keeping goes back. */
+static void arena_trim(void)
+{
+    arena *a = arena_key_ok ? pthread_getspecific(arena_key) : NULL;
+    if (a && a->n > (size_t)ARENA_KEEP_MB << 20) {
+        free(a->p);
+        a->p = NULL;
+        a->n = 0;
+    }
+}
+
 /* Scratch of one forward call, sized once for the largest segment. */
 typedef struct scratch {
     int64_t S;         /* positions per segment */
     int rows;          /* sequences per segment */
+    float *residual;   /* (B, L, D) the residual stream */
+    float *normed;     /* (B, L, D) its norm, the mixer's input */
     float *xz;         /* (S, 2E) in_proj output: x then z */
     float *u;          /* (S, E) conv + SiLU output */
     float *xdbl;       /* (S, R + 2N) x_proj output: dt, B, C */
@@ -43,35 +105,30 @@ typedef struct scratch {
     float *A2t;        /* (N, E) -exp(A_log) log2(e), transposed */
 } scratch;
 
-static void scratch_free(scratch *s)
-{
-    free(s->xz); free(s->u); free(s->xdbl); free(s->y); free(s->y2); free(s->o);
-    free(s->conv_state); free(s->ssm_state); free(s->conv_wt); free(s->dtw_t); free(s->A2t);
-}
-
-static int scratch_alloc(scratch *s, const md_config *c, int rows, int64_t S, int need_y2)
+/* Carves s from this thread's arena: T positions in all, segments of S. */
+static int scratch_alloc(scratch *s, const md_config *c, int64_t T, int rows, int64_t S,
+                         int need_y2)
 {
     int64_t D = c->d_model, E = (int64_t)c->expand * D, N = c->d_state, R = c->dt_rank,
             K = c->d_conv;
     memset(s, 0, sizeof *s);
     s->S = S;
     s->rows = rows;
-    s->xz = malloc((size_t)(S * 2 * E) * sizeof(float));
-    s->u = malloc((size_t)(S * E) * sizeof(float));
-    s->xdbl = malloc((size_t)(S * (R + 2 * N)) * sizeof(float));
-    s->y = malloc((size_t)(S * E) * sizeof(float));
-    s->y2 = need_y2 ? malloc((size_t)(S * E) * sizeof(float)) : NULL;
-    s->o = malloc((size_t)(S * D) * sizeof(float));
-    s->conv_state = malloc((size_t)(rows * (K > 1 ? K - 1 : 1) * E) * sizeof(float));
-    s->ssm_state = malloc((size_t)(rows * N * E) * sizeof(float));
-    s->conv_wt = malloc((size_t)(K * E) * sizeof(float));
-    s->dtw_t = malloc((size_t)(R * E) * sizeof(float));
-    s->A2t = malloc((size_t)(N * E) * sizeof(float));
-    if (!s->xz || !s->u || !s->xdbl || !s->y || (need_y2 && !s->y2) || !s->o ||
-        !s->conv_state || !s->ssm_state || !s->conv_wt || !s->dtw_t || !s->A2t) {
-        scratch_free(s);
+    float **part[] = {&s->residual, &s->normed, &s->xz, &s->u, &s->xdbl, &s->y, &s->y2, &s->o,
+                      &s->conv_state, &s->ssm_state, &s->conv_wt, &s->dtw_t, &s->A2t};
+    int64_t len[] = {T * D, T * D, S * 2 * E, S * E, S * (R + 2 * N), S * E,
+                     need_y2 ? S * E : 0, S * D, rows * (K > 1 ? K - 1 : 1) * E, rows * N * E,
+                     K * E, R * E, N * E};
+    enum { NP = sizeof len / sizeof *len };
+    size_t total = 0;
+    for (int i = 0; i < NP; i++) total += ((size_t)len[i] + 15) / 16 * 16;
+    float *p = arena_take(total * sizeof(float));
+    if (!p)
         return md_error(MD_ERR_NOMEM, "out of memory for a forward pass over %lld "
-                        "positions (use a smaller batch or --chunk)", (long long)S);
+                        "positions (use a smaller batch or --chunk)", (long long)T);
+    for (int i = 0; i < NP; i++) {
+        *part[i] = len[i] ? p : NULL;
+        p += ((size_t)len[i] + 15) / 16 * 16;
     }
     return 0;
 }
@@ -272,13 +329,10 @@ int md_model_forward_rows(md_model *m, const uint8_t *tokens, int B, int64_t L,
     int64_t chunk = opt ? opt->chunk : 0;
     int whole = chunk <= 0 || chunk >= L;
     scratch s;
-    float *residual = malloc((size_t)(T * D) * sizeof(float)); /* (B, L, D) */
-    float *normed = malloc((size_t)(T * D) * sizeof(float));   /* (B, L, D) */
     int need_y2 = whole && c->arch != MD_ARCH_MAMBA && c->combine != MD_COMBINE_ADD;
-    int ret = residual && normed ? scratch_alloc(&s, c, whole ? B : 1, whole ? T : chunk, need_y2)
-                                 : md_error(MD_ERR_NOMEM, "out of memory for %lld positions",
-                                            (long long)T);
-    if (ret < 0) goto out;
+    int ret = scratch_alloc(&s, c, T, whole ? B : 1, whole ? T : chunk, need_y2);
+    if (ret < 0) return ret;
+    float *residual = s.residual, *normed = s.normed;
     float *hidden = out; /* (B, L, D) */
     #pragma omp parallel for schedule(static) if (T * D > 65536)
     for (int64_t i = 0; i < T; i++) memcpy(hidden + i * D, m->embedding + tokens[i] * D, D * sizeof(float));
@@ -297,11 +351,8 @@ int md_model_forward_rows(md_model *m, const uint8_t *tokens, int B, int64_t L,
     }
     md_cpu_add_norm(residual, hidden, 0, m->norm_f_w, m->norm_f_b, c->rms_norm, T, (int)D,
                     c->norm_eps, out);
-    scratch_free(&s);
-out:
-    free(residual);
-    free(normed);
-    return ret;
+    arena_trim();
+    return 0;
 }
 
 /* Rows [tokens; reverse complement of tokens] for the RC passes. */

@@ -6,14 +6,15 @@
 
 #include "cpu/ops.h"
 
-/* Rows per GEMM block. Blocks are fixed by the row count alone and run on
- * OpenMP threads, each a single-threaded SGEMM, so results do not depend on
- * the number of threads (OpenBLAS's own threading changes the rounding).
- * Blocks also restart at every sequence: SGEMM kernels round a row
- * differently depending on where it falls in the call (edge kernels for the
- * last rows, rows grouped by the unrolling), so a sequence's rows must sit
- * at the same places whatever else is in the batch. */
-enum { GEMM_ROWS = 128 };
+/* Rows per GEMM block, at most. Blocks are fixed by the row count alone and
+ * run on OpenMP threads, each a single-threaded SGEMM, so results do not
+ * depend on the number of threads (OpenBLAS's own threading changes the
+ * rounding). Blocks also restart at every sequence, which is cut into equal
+ * blocks: SGEMM kernels round a row differently depending on where it falls
+ * in the call (edge kernels for the last rows, rows grouped by the
+ * unrolling), so a sequence's rows must sit at the same places whatever else
+ * is in the batch. */
+enum { GEMM_ROWS = 256 };
 
 void md_cpu_gemm_nt(int64_t M, int64_t seq, int64_t N, int64_t K, const float *A, int64_t lda,
                     const float *W, float *C, int64_t ldc, float beta)
@@ -23,13 +24,13 @@ void md_cpu_gemm_nt(int64_t M, int64_t seq, int64_t N, int64_t K, const float *A
     int64_t per_seq = (seq + GEMM_ROWS - 1) / GEMM_ROWS, n_seq = (M + seq - 1) / seq;
     #pragma omp parallel for schedule(static) if (M > GEMM_ROWS)
     for (int64_t i = 0; i < n_seq * per_seq; i++) {
-        int64_t q = i / per_seq, r0 = q * seq + i % per_seq * GEMM_ROWS;
-        int64_t end = q * seq + seq < M ? q * seq + seq : M;
-        if (r0 >= end) continue;
-        int64_t m = end - r0 < GEMM_ROWS ? end - r0 : GEMM_ROWS;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)N, (blasint)K,
-                    1.0f, A + r0 * lda, (blasint)lda, W, (blasint)K, beta, C + r0 * ldc,
-                    (blasint)ldc);
+        int64_t q = i / per_seq, j = i % per_seq;
+        int64_t r0 = q * seq + seq * j / per_seq, r1 = q * seq + seq * (j + 1) / per_seq;
+        if (r1 > M) r1 = M; /* a last, shorter sequence */
+        if (r0 >= r1) continue;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)(r1 - r0), (blasint)N,
+                    (blasint)K, 1.0f, A + r0 * lda, (blasint)lda, W, (blasint)K, beta,
+                    C + r0 * ldc, (blasint)ldc);
     }
 }
 
