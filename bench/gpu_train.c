@@ -108,6 +108,18 @@ static double time_steps(md_model *m, int objective, const md_batch *b, int reps
     md_cuda_mem_info(0, &fr, &tot);
     *used_gb = (double)(fr0 - fr) / 1e9;
     printf("  loss %.4f, gradient norm %.3g\n", loss, norm);
+    /* one more step with every operation timed (events add small gaps) */
+    md_cuda_set_profiling(1);
+    if (md_cuda_train_step(m, 0, objective, b, &a, 1e-4, 0.9, 0.95, 1e-8, 0.1, 1.0, &loss, &norm) < 0)
+        die("training step");
+    md_cuda_set_profiling(0);
+    double ps[16], tot_s = 0;
+    const char *pn[16];
+    int nk = md_cuda_train_profile(ps, pn, 16);
+    for (int k = 0; k < nk; k++) tot_s += ps[k];
+    printf("  profiled step: %.1f ms\n", tot_s * 1e3);
+    for (int k = 0; k < nk; k++)
+        printf("    %-28s %8.1f ms %5.1f%%\n", pn[k], ps[k] * 1e3, 100 * ps[k] / tot_s);
     md_adamw_free(&a);
     return median(t, reps);
 }
@@ -154,7 +166,8 @@ static void bench_scan(int64_t L, double bw)
     float *u = dev_rand(L * E, -1, 1), *dtr = dev_rand(L * E, -3, 1), *bias = dev_rand(E, -1, 0),
           *A_log = dev_rand((int64_t)E * N, 0, 1), *xdbl = dev_rand(L * X, -1, 1),
           *Dv = dev_rand(E, 0.5, 1.5), *z = dev_rand(L * 2 * E, -2, 2), *gy = dev_rand(L * E, -1, 1);
-    float *y, *hs, *gu, *gdtr, *gz, *gbc, *gA, *gD, *gb;
+    float *y, *hs, *gu, *gdtr, *gz, *gbc, *gA, *gD, *gb, *work;
+    check(cudaMalloc((void **)&work, md_cuda_train_scan_workspace(1, L, E, N)), "malloc");
     check(cudaMalloc((void **)&y, (size_t)L * E * 4), "malloc");
     check(cudaMalloc((void **)&hs, (size_t)chunks * N * E * 4), "malloc");
     check(cudaMalloc((void **)&gu, (size_t)L * E * 4), "malloc");
@@ -172,7 +185,7 @@ static void bench_scan(int64_t L, double bw)
         float ms;
         cudaEventRecord(e0, 0);
         if (md_cuda_scan_fwd_save(u, dtr, bias, A_log, xdbl + R, xdbl + R + N, X, Dv, z + E, 2 * E,
-                                  1, L, E, N, 1, y, hs, NULL) < 0)
+                                  1, L, E, N, 1, y, hs, work, NULL) < 0)
             die("scan forward");
         cudaEventRecord(e1, 0);
         check(cudaEventSynchronize(e1), "scan forward");
@@ -180,7 +193,7 @@ static void bench_scan(int64_t L, double bw)
         if (r) tf[r - 1] = ms;
         cudaEventRecord(e0, 0);
         if (md_cuda_scan_bwd(u, dtr, bias, A_log, xdbl + R, xdbl + R + N, X, Dv, z + E, 2 * E, 1, L,
-                             E, N, 1, hs, gy, y, gu, gdtr, gz + E, gbc + R, X, gA, gD, gb, NULL) < 0)
+                             E, N, 1, hs, gy, y, gu, gdtr, gz + E, gbc + R, X, gA, gD, gb, work, NULL) < 0)
             die("scan backward");
         cudaEventRecord(e1, 0);
         check(cudaEventSynchronize(e1), "scan backward");
@@ -195,7 +208,7 @@ static void bench_scan(int64_t L, double bw)
            E, N, (long long)L, mf, fwd_bytes / (bw * 1e9) * 1e3);
     printf("  scan backward,                B=1 E=%d N=%d L=%lld fp32: %.2f ms (memory floor %.2f ms; "
            "peer 60 ms bf16, target 8 ms)\n", E, N, (long long)L, mb, bwd_bytes / (bw * 1e9) * 1e3);
-    float *all[] = {u, dtr, bias, A_log, xdbl, Dv, z, gy, y, hs, gu, gdtr, gz, gbc, gA, gD, gb};
+    float *all[] = {u, dtr, bias, A_log, xdbl, Dv, z, gy, y, hs, gu, gdtr, gz, gbc, gA, gD, gb, work};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) cudaFree(all[i]);
 }
 
@@ -223,43 +236,55 @@ int main(int argc, char **argv)
     printf("gpu_train: %s, device copy %.0f GB/s; Caduceus-131k size (caduceus-ps, d_model 256, "
            "16 layers), float32\n", prop.name, bw);
 
-    printf("\n== fine-tune step, batch 256 x 300, AdamW ==\n");
-    md_model *m = new_model(2);
-    const int B = 256, L = 300;
-    uint8_t *tok = malloc((size_t)B * L);
-    int32_t *labels = malloc(B * sizeof *labels);
-    random_bases(tok, (int64_t)B * L);
-    for (int b = 0; b < B; b++) labels[b] = b % 2;
-    md_batch fb = {.B = B, .L = L, .tokens = tok, .labels = labels};
-    double used_ft, t_ft = time_steps(m, MD_OBJ_CLASSIFY, &fb, reps, &used_ft);
-    printf("  %.1f ms per step: %.3f M tokens/s; device memory +%.2f GB (peer 392 ms, 0.196 M "
-           "tokens/s; target >= 1.0 M tokens/s)\n", t_ft * 1e3, B * L / t_ft / 1e6, used_ft);
-    md_model_free(m);
-    free(tok);
-    free(labels);
+    const int precs[2] = {MD_CUDA_FP32, MD_CUDA_BF16};
+    const char *pnames[2] = {"fp32", "bf16 GEMMs"};
+    double t_ft[2], t_tr[2], used_ft[2], used_tr[2];
+    for (int pi = 0; pi < 2; pi++) {
+        md_cuda_set_precision(precs[pi]);
+        printf("\n== fine-tune step, batch 256 x 300, AdamW, %s ==\n", pnames[pi]);
+        md_model *m = new_model(2);
+        const int B = 256, L = 300;
+        uint8_t *tok = malloc((size_t)B * L);
+        int32_t *labels = malloc(B * sizeof *labels);
+        random_bases(tok, (int64_t)B * L);
+        for (int b = 0; b < B; b++) labels[b] = b % 2;
+        md_batch fb = {.B = B, .L = L, .tokens = tok, .labels = labels};
+        t_ft[pi] = time_steps(m, MD_OBJ_CLASSIFY, &fb, reps, &used_ft[pi]);
+        printf("  %.1f ms per step: %.3f M tokens/s; device memory +%.2f GB (peer 392 ms, 0.196 M "
+               "tokens/s; target >= 1.0 M tokens/s)\n", t_ft[pi] * 1e3, B * L / t_ft[pi] / 1e6,
+               used_ft[pi]);
+        md_model_free(m);
+        free(tok);
+        free(labels);
 
-    printf("\n== train step, batch 1 x %lld, masked LM ==\n", (long long)long_L);
-    m = new_model(0);
-    tok = malloc((size_t)long_L);
-    uint8_t *tgt = malloc((size_t)long_L);
-    random_bases(tok, long_L);
-    for (int64_t i = 0; i < long_L; i++) tgt[i] = urand() < 0.15 ? tok[i] : MD_TOK_PAD;
-    md_batch lb = {.B = 1, .L = long_L, .tokens = tok, .targets = tgt};
-    double used_tr, t_tr = time_steps(m, MD_OBJ_MLM, &lb, reps < 3 ? reps : 3, &used_tr);
-    printf("  %.3f s per step; device memory +%.2f GB (peer 0.53 s, 37 GB; target <= 0.15 s, "
-           "<= 12 GB)\n", t_tr, used_tr);
-    md_model_free(m);
-    free(tok);
-    free(tgt);
+        printf("\n== train step, batch 1 x %lld, masked LM, %s ==\n", (long long)long_L, pnames[pi]);
+        m = new_model(0);
+        tok = malloc((size_t)long_L);
+        uint8_t *tgt = malloc((size_t)long_L);
+        random_bases(tok, long_L);
+        for (int64_t i = 0; i < long_L; i++) tgt[i] = urand() < 0.15 ? tok[i] : MD_TOK_PAD;
+        md_batch lb = {.B = 1, .L = long_L, .tokens = tok, .targets = tgt};
+        t_tr[pi] = time_steps(m, MD_OBJ_MLM, &lb, reps < 3 ? reps : 3, &used_tr[pi]);
+        printf("  %.3f s per step; device memory +%.2f GB (peer 0.53 s, 37 GB; target <= 0.15 s, "
+               "<= 12 GB)\n", t_tr[pi], used_tr[pi]);
+        md_model_free(m);
+        free(tok);
+        free(tgt);
+    }
+    md_cuda_set_precision(MD_CUDA_FP32);
 
     printf("\n== selective scan of training ==\n");
     bench_scan(scan_L, bw);
 
-    printf("\n%-40s %12s %14s %10s\n", "work", "mambadna", "peer", "target");
-    printf("%-40s %9.1f ms %14s %10s\n", "fine-tune step 256 x 300 (M tokens/s)", t_ft * 1e3,
-           "392 ms", "77 ms");
-    printf("%-40s %10.3f s %14s %10s\n", "train step 1 x 131072", t_tr, "0.53 s", "0.15 s");
-    printf("%-40s %9.2f GB %14s %10s\n", "  its device memory", used_tr, "37 GB", "12 GB");
+    printf("\n%-44s %12s %12s %10s %10s\n", "work", "fp32", "bf16 GEMMs", "peer", "target");
+    printf("%-44s %9.1f ms %9.1f ms %10s %10s\n", "fine-tune step 256 x 300", t_ft[0] * 1e3,
+           t_ft[1] * 1e3, "392 ms", "77 ms");
+    printf("%-44s %10.3f M %10.3f M %10s %10s\n", "  tokens/s", 76800 / t_ft[0] / 1e6,
+           76800 / t_ft[1] / 1e6, "0.196 M", "1.0 M");
+    printf("%-44s %10.3f s %10.3f s %10s %10s\n", "train step 1 x 131072", t_tr[0], t_tr[1],
+           "0.53 s", "0.15 s");
+    printf("%-44s %9.2f GB %9.2f GB %10s %10s\n", "  its device memory", used_tr[0], used_tr[1],
+           "37 GB", "12 GB");
     return 0;
 }
 #endif

@@ -34,6 +34,7 @@ void embed_usage(FILE *fp)
             "      --batch INT      windows run together [%d]\n"
             "      --chunk INT      positions processed at a time, bounding memory [%lld]\n"
             "      --device STR     cpu|cuda|cuda:N: where the network runs [%s]\n"
+            "      --precision STR  GPU arithmetic: fp32|tf32|bf16 [fp32]\n"
             "  -t, --threads INT    threads [all cores]\n"
             "  -T, --reference FILE CRAM input: the reference FASTA (indexed)\n"
             "      --no-progress    no progress line (shown only when stderr is a terminal)\n"
@@ -53,7 +54,7 @@ int embed_main(int argc, char **argv)
         {"threads", required_argument, 0, 't'}, {"output", required_argument, 0, 'o'},
         {"device", required_argument, 0, 6},   {"help", no_argument, 0, 'h'},
         {"reference", required_argument, 0, 'T'}, {"no-progress", no_argument, 0, 7},
-        {0, 0, 0, 0}};
+        {"precision", required_argument, 0, 8},  {0, 0, 0, 0}};
     const char *cmd = "embed", *model_path = NULL, *out = NULL, *reference = NULL;
     md_embed_opt o;
     md_embed_opt_init(&o);
@@ -96,6 +97,9 @@ int embed_main(int argc, char **argv)
             break;
         case 6:
             if (md_device_parse(optarg, &o.fwd.device) < 0) goto usage_error_lib;
+            break;
+        case 8:
+            if (md_device_set_precision(optarg) < 0) goto usage_error_lib;
             break;
         case 't':
             if (cli_parse_size(optarg, &v) < 0 || v < 1 || v > 4096) goto bad_value;

@@ -56,6 +56,7 @@ void eval_usage(FILE *fp)
             "                         mixed lengths padded with [PAD]) [%d]\n"
             "  -t, --threads INT      threads [all cores]\n"
             "      --device STR       cpu|cuda|cuda:N: where the network runs [%s]\n"
+            "      --precision STR    GPU arithmetic: fp32|tf32|bf16 [fp32]\n"
             "  -p, --predictions FILE write name, label, p1, predicted per sequence (TSV)\n"
             "      --json             print the metrics as one JSON object\n\n"
             "Models with more than 2 classes: accuracy and per-class counts from the\n"
@@ -259,7 +260,8 @@ int eval_main(int argc, char **argv)
         {"rc", required_argument, 0, 6},          {"batch", required_argument, 0, 7},
         {"json", no_argument, 0, 8},              {"threads", required_argument, 0, 't'},
         {"predictions", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'},
-        {"device", required_argument, 0, 9},      {0, 0, 0, 0}};
+        {"device", required_argument, 0, 9},      {"precision", required_argument, 0, 10},
+        {0, 0, 0, 0}};
     const char *cmd = "eval", *model_path = NULL, *pos = NULL, *neg = NULL, *bed = NULL,
                *genome = NULL;
     eval_opt o;
@@ -290,7 +292,8 @@ int eval_main(int argc, char **argv)
             break;
         case 8: o.json = 1; break;
         case 9:
-            if (md_device_parse(optarg, &o.fwd.device) < 0) {
+        case 10:
+            if ((c == 9 ? md_device_parse(optarg, &o.fwd.device) : md_device_set_precision(optarg)) < 0) {
                 cli_error(cmd, "%s", md_last_error());
                 goto usage_error;
             }

@@ -49,6 +49,7 @@ void score_usage(FILE *fp)
             "      --all             reads: score secondary and supplementary too\n"
             "  -T, --reference FILE  CRAM input: the reference FASTA (indexed)\n"
             "      --device STR      cpu|cuda|cuda:N: where the network runs [%s]\n"
+            "      --precision STR   GPU arithmetic: fp32|tf32|bf16 [fp32]\n"
             "  -t, --threads INT     threads [all cores]\n"
             "      --no-progress     no progress line (shown only when stderr is a terminal)\n\n"
             "bedGraph/bigWig: each base gets the mean score of the windows covering it;\n"
@@ -250,7 +251,8 @@ int score_main(int argc, char **argv)
         {"per-region", no_argument, 0, 9},      {"tag", required_argument, 0, 10},
         {"no-progress", no_argument, 0, 11},    {"reference", required_argument, 0, 'T'},
         {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
-        {"device", required_argument, 0, 8},    {0, 0, 0, 0}};
+        {"device", required_argument, 0, 8},    {"precision", required_argument, 0, 12},
+        {0, 0, 0, 0}};
     const char *cmd = "score", *model_path = NULL, *out = "-", *calls = NULL, *tag = DEFAULT_TAG;
     const char *reference = NULL;
     md_score_opt o;
@@ -313,6 +315,9 @@ int score_main(int argc, char **argv)
         case 'T': reference = optarg; break;
         case 8:
             if (md_device_parse(optarg, &o.fwd.device) < 0) goto usage_error_lib;
+            break;
+        case 12:
+            if (md_device_set_precision(optarg) < 0) goto usage_error_lib;
             break;
         case 't':
             if (cli_parse_size(optarg, &v) < 0 || v < 1 || v > 4096) goto bad_value;

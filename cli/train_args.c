@@ -12,7 +12,7 @@ enum {
     OPT_SEED = 1000, OPT_LOG, OPT_RESUME, OPT_STEPS, OPT_LR, OPT_MIN_LR, OPT_WARMUP, OPT_WD,
     OPT_BETA1, OPT_BETA2, OPT_EPS, OPT_CLIP, OPT_RC_AUG, OPT_CKPT, OPT_NO_PROGRESS,
     OPT_STOP_AFTER, OPT_ARCH, OPT_D_MODEL, OPT_N_LAYER, OPT_D_STATE, OPT_D_CONV, OPT_EXPAND,
-    OPT_DEVICE, OPT_SHARED_END
+    OPT_DEVICE, OPT_PRECISION, OPT_SHARED_END
 };
 
 /* The shared long options; the caller appends its own and the terminator. */
@@ -30,7 +30,8 @@ const struct option cli_train_longopts[] = {
     {"arch", required_argument, 0, OPT_ARCH},  {"d-model", required_argument, 0, OPT_D_MODEL},
     {"n-layer", required_argument, 0, OPT_N_LAYER}, {"d-state", required_argument, 0, OPT_D_STATE},
     {"d-conv", required_argument, 0, OPT_D_CONV}, {"expand", required_argument, 0, OPT_EXPAND},
-    {"device", required_argument, 0, OPT_DEVICE}, {"help", no_argument, 0, 'h'},
+    {"device", required_argument, 0, OPT_DEVICE}, {"precision", required_argument, 0, OPT_PRECISION},
+    {"help", no_argument, 0, 'h'},
 };
 const int cli_train_n_longopts = (int)(sizeof cli_train_longopts / sizeof cli_train_longopts[0]);
 
@@ -107,6 +108,7 @@ int cli_train_option(int c, const char *arg, md_train_opt *o, cli_train_args *a)
     case OPT_D_CONV: return parse_int(arg, 1, 64, &v) < 0 ? -1 : (a->d_conv = (int)v, 1);
     case OPT_EXPAND: return parse_int(arg, 1, 64, &v) < 0 ? -1 : (a->expand = (int)v, 1);
     case OPT_DEVICE: return md_device_parse(arg, &o->device) < 0 ? -2 : 1;
+    case OPT_PRECISION: return md_device_set_precision(arg) < 0 ? -2 : 1;
     default: return 0;
     }
 }
@@ -141,6 +143,8 @@ void cli_train_usage(FILE *fp, const md_train_opt *o)
             "      --device STR          cpu|cuda|cuda:N: where the steps run [%s]; the GPU\n"
             "                            agrees with the CPU within float32 rounding, the\n"
             "                            CPU alone is bit-reproducible\n"
+            "      --precision STR       GPU matrix products: fp32|tf32|bf16 (bf16 tensor\n"
+            "                            cores, float32 weights and optimizer) [fp32]\n"
             "  -o, --output FILE         output model (required); the training state goes\n"
             "                            to FILE.state.safetensors, the marker FILE.done\n",
             o->lr, o->min_lr_ratio, o->weight_decay, o->beta1, o->beta2, o->eps, o->clip,

@@ -82,12 +82,15 @@ int md_cuda_forward_pooled(struct md_model *m, const unsigned char *tokens, int 
  *  there is none. md_model_free should call this. */
 void md_cuda_model_release(struct md_model *m);
 
-/** Arithmetic of the GPU forward (process-wide, default MD_CUDA_FP32):
+/** Arithmetic of the GPU (process-wide, default MD_CUDA_FP32):
  *  FP32: fp32 activations, fp32 GEMMs (CUBLAS_COMPUTE_32F): matches the CPU
  *        to ~1e-6 relative;
  *  TF32: as FP32 with TF32 tensor-core GEMMs (~1e-3 relative);
- *  BF16: bf16 activations and GEMM operands between the kernels, fp32
- *        accumulation, fp32 residual stream, norms and states (~1e-2). */
+ *  BF16: inference: bf16 activations and GEMM operands between the kernels,
+ *        fp32 accumulation, fp32 residual stream, norms and states (~1e-2);
+ *        training: bf16 tensor-core GEMMs (operands rounded to bf16, fp32
+ *        accumulation) on fp32 activations, fp32 master weights, gradients
+ *        and optimizer state. */
 enum md_cuda_precision { MD_CUDA_FP32 = 0, MD_CUDA_TF32 = 1, MD_CUDA_BF16 = 2 };
 int md_cuda_set_precision(int precision);
 
@@ -157,19 +160,23 @@ int md_cuda_conv_fwd(const float *x, long long ldx, const float *w, const float 
 int md_cuda_conv_bwd(const float *x, long long ldx, const float *w, const float *b, int rows,
                      long long Ls, int E, int K, int dir, const float *g_u, float *scratch,
                      float *g_x, float *g_w, float *g_b, void *stream);
+/** Bytes of the work buffer of md_cuda_scan_fwd_save / md_cuda_scan_bwd. */
+size_t md_cuda_train_scan_workspace(int rows, long long Ls, int E, int N);
 /** hsave (rows, ceil(Ls / MD_SCAN_CHUNK), N, E): the states entering each
- *  chunk, as md_grad_scan_fwd. */
+ *  chunk, as md_grad_scan_fwd. The chunks run in parallel (a pass chains
+ *  their states); work: md_cuda_train_scan_workspace() bytes. */
 int md_cuda_scan_fwd_save(const float *u, const float *dtr, const float *bias, const float *A_log,
                           const float *Bm, const float *Cm, long long ldbc, const float *Dv,
                           const float *z, long long ldz, int rows, long long Ls, int E, int N,
-                          int dir, float *y, float *hsave, void *stream);
-/** As md_grad_scan_bwd (no partial buffer: g_B / g_C summed with atomics). */
+                          int dir, float *y, float *hsave, float *work, void *stream);
+/** As md_grad_scan_bwd (no partial buffer: g_B / g_C summed with atomics,
+ *  the per-channel sums over chunks in order), chunks in parallel. */
 int md_cuda_scan_bwd(const float *u, const float *dtr, const float *bias, const float *A_log,
                      const float *Bm, const float *Cm, long long ldbc, const float *Dv,
                      const float *z, long long ldz, int rows, long long Ls, int E, int N, int dir,
                      const float *hsave, const float *g_y, float *y, float *g_u, float *g_dtr,
                      float *g_z, float *g_bc, long long ldg, float *g_A_log, float *g_D,
-                     float *g_bias, void *stream);
+                     float *g_bias, float *work, void *stream);
 /** dst = the PS strand swap of src (2P rows of L x D), out of place. */
 int md_cuda_swap_strands(const float *src, int P, long long L, int D, float *dst, void *stream);
 /** out = a + b and out = a * b, n elements (out may alias a or b). */
@@ -219,6 +226,11 @@ int md_cuda_train_step(struct md_model *m, int device, int objective,
                        const struct md_batch *batch, struct md_adamw *a, double lr, double beta1,
                        double beta2, double eps, double weight_decay, double clip, double *loss,
                        double *grad_norm);
+/** Seconds per kind of operation of the last training step or gradient run
+ *  while md_cuda_set_profiling(1) is on: fills up to n entries (either
+ *  array may be NULL); returns the number of kinds. */
+int md_cuda_train_profile(double *seconds, const char **names, int n);
+
 /** Copy the device AdamW moments (and step count) into a. */
 int md_cuda_train_sync_moments(struct md_model *m, struct md_adamw *a);
 

@@ -239,6 +239,10 @@ int upload(md_model *m, GpuModel *g, uint64_t fp)
 
 } /* namespace */
 
+bool md_gpu::profiling() { return g_profiling != 0; }
+
+int md_gpu::precision() { return g_precision; }
+
 int md_gpu::params_updated(md_model *m, GpuModel *g)
 {
     return derive(m, g, fingerprint(m));

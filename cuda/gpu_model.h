@@ -53,6 +53,12 @@ int get_model(md_model *m, int dev, int bf, GpuModel **out);
  * as current. */
 int params_updated(md_model *m, GpuModel *g);
 
+/* The arithmetic set by md_cuda_set_precision (enum md_cuda_precision). */
+int precision();
+
+/* Whether md_cuda_set_profiling asked for per-operation timing. */
+bool profiling();
+
 /* Device pointer of a host parameter pointer (NULL stays NULL). */
 inline float *dp(const GpuModel *g, const md_model *m, const float *p)
 {

@@ -131,16 +131,17 @@ __device__ __forceinline__ float conv_pre(const float *xr, long long ldx, const 
     return c;
 }
 
+/* One block per position (grid.x = rows Ls), threads over channels. */
 __global__ void conv_fwd_kernel(const float *x, long long ldx, const float *w, const float *b,
                                 int rows, long long Ls, int E, int K, int dir, float *out)
 {
-    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (long long)rows * Ls * E) return;
-    int e = (int)(i % E);
-    long long p = i / E, r = p / Ls, t = p % Ls;
+    long long p = blockIdx.x, r = p / Ls, t = p - r * Ls;
     long long s = at_step(t, Ls, dir); /* the step of position t (an involution) */
-    float c = conv_pre(x + r * Ls * ldx, ldx, w + (long long)e * K, b[e], s, Ls, e, K, dir);
-    out[p * E + e] = c * sigmoidf_(c);
+    const float *xr = x + r * Ls * ldx;
+    for (int e = threadIdx.x; e < E; e += blockDim.x) {
+        float c = conv_pre(xr, ldx, w + (long long)e * K, b[e], s, Ls, e, K, dir);
+        out[p * E + e] = c * sigmoidf_(c);
+    }
 }
 
 constexpr int CONV_STEPS = 256; /* steps per thread of the weight-gradient pass */
@@ -178,159 +179,350 @@ __global__ void conv_bwd_w_kernel(const float *x, long long ldx, const float *w,
 __global__ void conv_bwd_x_kernel(const float *w, int rows, long long Ls, int E, int K, int dir,
                                   const float *gc, long long ldx, float *g_x)
 {
-    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (long long)rows * Ls * E) return;
-    int e = (int)(i % E);
-    long long p = i / E, r = p / Ls, t = p % Ls;
+    long long p = blockIdx.x, r = p / Ls, t = p - r * Ls;
     long long src = at_step(t, Ls, dir);
-    float acc = 0;
-    for (int k = 0; k < K; k++) {
-        long long s = src + (K - 1) - k;
-        if (s < Ls) acc += w[(long long)e * K + k] * gc[(r * Ls + at_step(s, Ls, dir)) * E + e];
+    for (int e = threadIdx.x; e < E; e += blockDim.x) {
+        float acc = 0;
+        for (int k = 0; k < K; k++) {
+            long long s = src + (K - 1) - k;
+            if (s < Ls) acc += w[(long long)e * K + k] * gc[(r * Ls + at_step(s, Ls, dir)) * E + e];
+        }
+        g_x[p * ldx + e] += acc;
     }
-    g_x[p * ldx + e] += acc;
 }
 
 /* ------------------------------------------------------ selective scan */
 
+/* The scan is linear in its state, so chunks of CH steps run in parallel:
+ * forward, (A) each chunk from a zero state gives its end state and the
+ * product of its decays, (B) one sequential pass over chunks per (row,
+ * state, channel) chains them into the states entering every chunk (which
+ * are hsave), (C) each chunk again from its true entering state writes y.
+ * The backward does the same for the adjoint of the state, which runs
+ * backwards in time and needs no states: (A') each chunk from a zero
+ * adjoint, (B') the chain from the last chunk, (C') each chunk with its
+ * true incoming adjoint, the states of the chunk recomputed from hsave,
+ * writing every gradient. Per-channel parameter gradients are summed per
+ * chunk into a buffer and reduced over chunks afterwards. */
 constexpr int CH = MD_SCAN_CHUNK;
 
-/* One thread per (row, channel), the N states in registers (NM >= N). */
-template <int NM>
-__global__ void scan_fwd_kernel(const float *u, const float *dtr, const float *bias,
-                                const float *A_log, const float *Bm, const float *Cm, long long ldbc,
-                                const float *Dv, const float *z, long long ldz, int rows,
-                                long long Ls, int E, int N, int dir, float *y, float *hsave)
-{
-    int e = blockIdx.x * blockDim.x + threadIdx.x;
-    long long r = blockIdx.y;
-    if (e >= E) return;
-    long long n_chunks = (Ls + CH - 1) / CH;
-    float h[NM], A[NM];
-#pragma unroll
-    for (int n = 0; n < NM; n++) {
-        h[n] = 0;
-        A[n] = n < N ? -expf(A_log[(long long)e * N + n]) : 0.0f;
+struct ScanArgs {
+    const float *u, *dtr, *bias, *A_log, *Bm, *Cm, *Dv, *z;
+    long long ldbc, ldz;
+    int rows, E, N, dir;
+    long long Ls, chunks;
+};
+
+/* Thread (row r, chunk c, channel e) of the chunk kernels: grid (E/64,
+ * chunks, rows), block 64. */
+struct ChunkThread {
+    int e, lane;
+    bool on;
+    long long r, c, s0, s1;
+    __device__ ChunkThread(const ScanArgs &a)
+    {
+        int e0 = blockIdx.x * blockDim.x + threadIdx.x;
+        lane = threadIdx.x % 32;
+        on = e0 < a.E;
+        e = on ? e0 : a.E - 1;
+        c = blockIdx.y;
+        r = blockIdx.z;
+        s0 = c * CH;
+        s1 = s0 + CH < a.Ls ? s0 + CH : a.Ls;
     }
-    float bi = bias[e], De = Dv[e];
-    for (long long s = 0; s < Ls; s++) {
-        if (s % CH == 0) {
+    __device__ long long t(const ScanArgs &a, long long s) const
+    {
+        return r * a.Ls + at_step(s, a.Ls, a.dir);
+    }
+    /* index of (n, e) in a (rows, chunks, N, E) buffer */
+    __device__ long long slot(const ScanArgs &a, int n) const
+    {
+        return ((r * a.chunks + c) * a.N + n) * a.E + e;
+    }
+};
+
+/* v[2 HALF] of every lane summed over the warp, lane l ending with the sum
+ * of v[l] in v[0] (a butterfly reduce-scatter: 31 shuffles for 32 sums;
+ * call with HALF = 16). */
+template <int HALF>
+__device__ __forceinline__ void warp_reduce_scatter(float *v, int lane)
+{
+    bool up = lane & HALF;
 #pragma unroll
-            for (int n = 0; n < NM; n++)
-                if (n < N) hsave[((r * n_chunks + s / CH) * N + n) * E + e] = h[n];
-        }
-        long long t = r * Ls + at_step(s, Ls, dir);
-        float dl = softplusf_(dtr[t * E + e] + bi), ut = u[t * E + e], acc = De * ut;
-        const float *Bt = Bm + t * ldbc, *Ct = Cm + t * ldbc;
+    for (int k = 0; k < HALF; k++) {
+        float send = up ? v[k] : v[k + HALF];
+        float keep = up ? v[k + HALF] : v[k];
+        v[k] = keep + __shfl_xor_sync(0xffffffffu, send, HALF);
+    }
+    if constexpr (HALF > 1) warp_reduce_scatter<HALF / 2>(v, lane);
+}
+
+template <int NM>
+__device__ __forceinline__ void load_A(const ScanArgs &a, int e, float *A)
+{
+#pragma unroll
+    for (int n = 0; n < NM; n++) A[n] = n < a.N ? -expf(a.A_log[(long long)e * a.N + n]) : 0.0f;
+}
+
+/* (A): end state of each chunk from zero, and the product of its decays. */
+template <int NM>
+__global__ void scan_fwd_local_kernel(ScanArgs a, float *h_end, float *decay)
+{
+    ChunkThread th(a);
+    if (!th.on) return;
+    float A[NM], h[NM], P[NM];
+    load_A<NM>(a, th.e, A);
+#pragma unroll
+    for (int n = 0; n < NM; n++) h[n] = 0, P[n] = 1;
+    float bi = a.bias[th.e];
+    for (long long s = th.s0; s < th.s1; s++) {
+        long long t = th.t(a, s);
+        float dl = softplusf_(a.dtr[t * a.E + th.e] + bi), du = dl * a.u[t * a.E + th.e];
+        const float *Bt = a.Bm + t * a.ldbc;
 #pragma unroll
         for (int n = 0; n < NM; n++)
-            if (n < N) {
-                h[n] = expf(dl * A[n]) * h[n] + dl * Bt[n] * ut;
-                acc += h[n] * Ct[n];
+            if (n < a.N) {
+                float da = expf(dl * A[n]);
+                h[n] = da * h[n] + du * Bt[n];
+                P[n] *= da;
             }
-        float zt = z[t * ldz + e];
-        y[t * E + e] = acc * zt * sigmoidf_(zt);
+    }
+#pragma unroll
+    for (int n = 0; n < NM; n++)
+        if (n < a.N) {
+            h_end[th.slot(a, n)] = h[n];
+            decay[th.slot(a, n)] = P[n];
+        }
+}
+
+/* (B) and (B'): chain the chunks of one (row, state, channel). Forward:
+ * out[c] = the value entering chunk c, out[0] = 0, out[c+1] = P[c] out[c]
+ * + loc[c]. Backward (rev): from the last chunk down. */
+__global__ void scan_chain_kernel(const float *loc, const float *decay, int rows, long long chunks,
+                                  int N, int E, int rev, float *out)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (long long)rows * N * E) return;
+    long long r = i / ((long long)N * E), ne = i % ((long long)N * E);
+    const long long stride = (long long)N * E;
+    const float *lr = loc + r * chunks * stride + ne, *pr = decay + r * chunks * stride + ne;
+    float *orow = out + r * chunks * stride + ne;
+    float v = 0;
+    for (long long k = 0; k < chunks; k++) {
+        long long c = rev ? chunks - 1 - k : k;
+        orow[c * stride] = v;
+        v = pr[c * stride] * v + lr[c * stride];
     }
 }
 
-/* Backward: one thread per (row, channel); chunks from the last, the
- * states of a chunk recomputed from hsave into hs (local memory), then the
- * steps of the chunk backwards. g_B and g_C of a step are summed over the
- * warp's channels and added with one atomic per warp. Lanes past E run a
- * valid channel with a zero gradient so that every lane joins the sums. */
+/* (C): y of each chunk from its entering state. */
 template <int NM>
-__global__ void scan_bwd_kernel(const float *u, const float *dtr, const float *bias,
-                                const float *A_log, const float *Bm, const float *Cm, long long ldbc,
-                                const float *Dv, const float *z, long long ldz, int rows,
-                                long long Ls, int E, int N, int dir, const float *hsave,
-                                const float *g_y, float *y, float *g_u, float *g_dtr, float *g_z,
-                                float *g_bc, long long ldg, float *g_A_log, float *g_D,
-                                float *g_bias)
+__global__ void scan_fwd_out_kernel(ScanArgs a, const float *hsave, float *y)
 {
-    int e0 = blockIdx.x * blockDim.x + threadIdx.x;
-    int lane = threadIdx.x % 32;
-    long long r = blockIdx.y;
-    bool on = e0 < E;
-    int e = on ? e0 : E - 1;
-    long long n_chunks = (Ls + CH - 1) / CH;
-    float A[NM], gA[NM], gh[NM];
-    float hs[(CH + 1) * NM]; /* (steps + 1, N) states of the chunk */
+    ChunkThread th(a);
+    if (!th.on) return;
+    float A[NM], h[NM];
+    load_A<NM>(a, th.e, A);
 #pragma unroll
-    for (int n = 0; n < NM; n++) {
-        A[n] = n < N ? -expf(A_log[(long long)e * N + n]) : 0.0f;
-        gA[n] = gh[n] = 0;
-    }
-    float bi = bias[e], De = Dv[e], gD = 0, gbias = 0;
-    for (long long c = n_chunks - 1; c >= 0; c--) {
-        long long s0 = c * CH, s1 = s0 + CH < Ls ? s0 + CH : Ls;
+    for (int n = 0; n < NM; n++) h[n] = n < a.N ? hsave[th.slot(a, n)] : 0.0f;
+    float bi = a.bias[th.e], De = a.Dv[th.e];
+    for (long long s = th.s0; s < th.s1; s++) {
+        long long t = th.t(a, s);
+        float dl = softplusf_(a.dtr[t * a.E + th.e] + bi), ut = a.u[t * a.E + th.e];
+        float du = dl * ut, acc = De * ut;
+        const float *Bt = a.Bm + t * a.ldbc, *Ct = a.Cm + t * a.ldbc;
 #pragma unroll
         for (int n = 0; n < NM; n++)
-            if (n < N) hs[n] = hsave[((r * n_chunks + c) * N + n) * E + e];
-        for (long long s = s0; s < s1; s++) {
-            long long t = r * Ls + at_step(s, Ls, dir);
-            float dl = softplusf_(dtr[t * E + e] + bi), ut = u[t * E + e];
-            const float *Bt = Bm + t * ldbc;
-            float *hp = hs + (s - s0) * NM;
+            if (n < a.N) {
+                h[n] = expf(dl * A[n]) * h[n] + du * Bt[n];
+                acc += h[n] * Ct[n];
+            }
+        float zt = a.z[t * a.ldz + th.e];
+        y[t * a.E + th.e] = acc * zt * sigmoidf_(zt);
+    }
+}
+
+/* (A'): the adjoint leaving each chunk (towards earlier steps) from a zero
+ * incoming one, and the product of the chunk's decays. */
+template <int NM>
+__global__ void scan_bwd_local_kernel(ScanArgs a, const float *g_y, float *g_loc, float *decay)
+{
+    ChunkThread th(a);
+    if (!th.on) return;
+    float A[NM], gh[NM], P[NM];
+    load_A<NM>(a, th.e, A);
+#pragma unroll
+    for (int n = 0; n < NM; n++) gh[n] = 0, P[n] = 1;
+    float bi = a.bias[th.e];
+    for (long long s = th.s1 - 1; s >= th.s0; s--) {
+        long long t = th.t(a, s);
+        float dl = softplusf_(a.dtr[t * a.E + th.e] + bi), zt = a.z[t * a.ldz + th.e];
+        float gacc = g_y[t * a.E + th.e] * zt * sigmoidf_(zt);
+        const float *Ct = a.Cm + t * a.ldbc;
+#pragma unroll
+        for (int n = 0; n < NM; n++)
+            if (n < a.N) {
+                float da = expf(dl * A[n]);
+                gh[n] = (gh[n] + gacc * Ct[n]) * da;
+                P[n] *= da;
+            }
+    }
+#pragma unroll
+    for (int n = 0; n < NM; n++)
+        if (n < a.N) {
+            g_loc[th.slot(a, n)] = gh[n];
+            decay[th.slot(a, n)] = P[n];
+        }
+}
+
+/* (C'): every gradient of one chunk. The states entering each sub-chunk of
+ * SUB steps are recomputed from hsave into hb (local memory, N floats per
+ * SUB steps), then sub-chunks from the last: the SUB + 1 states of one are
+ * recomputed in registers and its steps run backwards, gh starting from
+ * the incoming adjoint. g_B and g_C of a step are summed over the warp's
+ * channels: for N <= 16 by a reduce-scatter then one atomic per lane (2N <=
+ * 32 values), otherwise a warp sum per value and atomics from lane 0.
+ * g_A_log, g_D and g_bias go to part (rows, chunks, N + 2, E). Measured on
+ * an H100 (bench/NOTES.md): sub-chunks of 4 in registers with the
+ * reduce-scatter beat a local-memory copy of the chunk's states and the
+ * warp sums by 1.4x. */
+template <int NM, int SUB>
+__global__ void scan_bwd_kernel(ScanArgs a, const float *hsave, const float *g_in,
+                                const float *g_y, float *y, float *g_u, float *g_dtr, float *g_z,
+                                float *g_bc, long long ldg, float *part)
+{
+    constexpr bool RS = NM <= 16;
+    ChunkThread th(a);
+    const int N = a.N, e = th.e;
+    float A[NM], gA[NM], gh[NM], h[NM];
+    float hb[(CH / SUB) * NM]; /* states entering each sub-chunk: (CH / SUB, N) */
+    load_A<NM>(a, e, A);
+#pragma unroll
+    for (int n = 0; n < NM; n++) {
+        gA[n] = 0;
+        gh[n] = n < N && th.on ? g_in[th.slot(a, n)] : 0.0f;
+        h[n] = n < N ? hsave[th.slot(a, n)] : 0.0f;
+    }
+    float bi = a.bias[e], De = a.Dv[e], gD = 0, gbias = 0;
+    int nsub = (int)((th.s1 - th.s0 + SUB - 1) / SUB);
+    for (int j = 0; j < nsub; j++) {
+#pragma unroll
+        for (int n = 0; n < NM; n++) hb[j * NM + n] = h[n];
+#pragma unroll
+        for (int k = 0; k < SUB; k++) {
+            long long s = th.s0 + j * SUB + k;
+            if (s >= th.s1) break;
+            long long t = th.t(a, s);
+            float dl = softplusf_(a.dtr[t * a.E + e] + bi), du = dl * a.u[t * a.E + e];
+            const float *Bt = a.Bm + t * a.ldbc;
 #pragma unroll
             for (int n = 0; n < NM; n++)
-                if (n < N) hp[NM + n] = expf(dl * A[n]) * hp[n] + dl * Bt[n] * ut;
+                if (n < N) h[n] = expf(dl * A[n]) * h[n] + du * Bt[n];
         }
-        for (long long s = s1 - 1; s >= s0; s--) {
-            long long t = r * Ls + at_step(s, Ls, dir);
-            float pre = dtr[t * E + e] + bi, dl = softplusf_(pre), ut = u[t * E + e];
-            const float *hp = hs + (s - s0) * NM, *hn = hp + NM;
-            const float *Bt = Bm + t * ldbc, *Ct = Cm + t * ldbc;
+    }
+    for (int j = nsub - 1; j >= 0; j--) {
+        float hr[SUB + 1][NM];
+#pragma unroll
+        for (int n = 0; n < NM; n++) hr[0][n] = hb[j * NM + n];
+#pragma unroll
+        for (int k = 0; k < SUB; k++) {
+            long long s = th.s0 + j * SUB + k;
+            if (s < th.s1) {
+                long long t = th.t(a, s);
+                float dl = softplusf_(a.dtr[t * a.E + e] + bi), du = dl * a.u[t * a.E + e];
+                const float *Bt = a.Bm + t * a.ldbc;
+#pragma unroll
+                for (int n = 0; n < NM; n++)
+                    hr[k + 1][n] = n < N ? expf(dl * A[n]) * hr[k][n] + du * Bt[n] : 0.0f;
+            }
+        }
+#pragma unroll
+        for (int k = SUB - 1; k >= 0; k--) {
+            long long s = th.s0 + j * SUB + k;
+            if (s >= th.s1) continue;
+            long long t = th.t(a, s);
+            float pre = a.dtr[t * a.E + e] + bi, dl = softplusf_(pre), ut = a.u[t * a.E + e];
+            const float *Bt = a.Bm + t * a.ldbc, *Ct = a.Cm + t * a.ldbc;
             float acc = De * ut;
 #pragma unroll
             for (int n = 0; n < NM; n++)
-                if (n < N) acc += hn[n] * Ct[n];
-            float zt = z[t * ldz + e], sz = sigmoidf_(zt), gy = on ? g_y[t * E + e] : 0.0f;
+                if (n < N) acc += hr[k + 1][n] * Ct[n];
+            float zt = a.z[t * a.ldz + e], sz = sigmoidf_(zt), gy = th.on ? g_y[t * a.E + e] : 0.0f;
             float gacc = gy * zt * sz;
             float gdl = 0, gu = gacc * De;
             gD += gacc * ut;
+            float gbc[RS ? 32 : 1]; /* g_B then g_C of this step, for the reduce-scatter */
 #pragma unroll
             for (int n = 0; n < NM; n++) {
-                if (n >= N) break;
-                float bn = Bt[n], cn = Ct[n], da = expf(dl * A[n]);
+                if (n >= N) continue;
+                float bn = Bt[n], cn = Ct[n], da = expf(dl * A[n]), hp = hr[k][n];
                 gh[n] += gacc * cn;
-                float gC = warp_sum(gacc * hn[n]);
-                float gB = warp_sum(gh[n] * dl * ut);
-                if (lane == 0) {
-                    atomicAdd(&g_bc[t * ldg + n], gB);
-                    atomicAdd(&g_bc[t * ldg + N + n], gC);
+                if constexpr (RS) {
+                    gbc[n] = gh[n] * dl * ut;
+                    gbc[16 + n] = gacc * hr[k + 1][n];
+                } else {
+                    float gC = warp_sum(gacc * hr[k + 1][n]);
+                    float gB = warp_sum(gh[n] * dl * ut);
+                    if (th.lane == 0) {
+                        atomicAdd(&g_bc[t * ldg + n], gB);
+                        atomicAdd(&g_bc[t * ldg + N + n], gC);
+                    }
                 }
-                gdl += gh[n] * (A[n] * da * hp[n] + bn * ut);
-                gA[n] += gh[n] * dl * da * hp[n];
+                gdl += gh[n] * (A[n] * da * hp + bn * ut);
+                gA[n] += gh[n] * dl * da * hp;
                 gu += gh[n] * dl * bn;
                 gh[n] *= da;
             }
-            if (on) {
-                y[t * E + e] = acc * zt * sz;
-                g_z[t * ldz + e] += gy * acc * sz * (1.0f + zt * (1.0f - sz));
-                g_u[t * E + e] = gu;
+            if constexpr (RS) { /* lane l adds g_B[l] (l < 16) or g_C[l - 16] */
+#pragma unroll
+                for (int n = 0; n < 16; n++)
+                    if (n >= N || n >= NM) gbc[n] = gbc[16 + n] = 0.0f;
+                warp_reduce_scatter<16>(gbc, th.lane);
+                int jn = th.lane & 15;
+                if (jn < N) atomicAdd(&g_bc[t * ldg + (th.lane < 16 ? jn : N + jn)], gbc[0]);
+            }
+            if (th.on) {
+                y[t * a.E + e] = acc * zt * sz;
+                g_z[t * a.ldz + e] += gy * acc * sz * (1.0f + zt * (1.0f - sz));
+                g_u[t * a.E + e] = gu;
                 float gpre = gdl * sigmoidf_(pre);
-                g_dtr[t * E + e] = gpre;
+                g_dtr[t * a.E + e] = gpre;
                 gbias += gpre;
             }
         }
     }
-    if (!on) return;
+    if (!th.on) return;
+    float *pc = part + (th.r * a.chunks + th.c) * (long long)(N + 2) * a.E + e;
 #pragma unroll
     for (int n = 0; n < NM; n++)
-        if (n < N) atomicAdd(&g_A_log[(long long)e * N + n], gA[n] * A[n]);
-    atomicAdd(&g_D[e], gD);
-    atomicAdd(&g_bias[e], gbias);
+        if (n < N) pc[(long long)n * a.E] = gA[n] * A[n];
+    pc[(long long)N * a.E] = gD;
+    pc[(long long)(N + 1) * a.E] = gbias;
+}
+
+/* The per-chunk parameter gradients summed over rows and chunks, in order. */
+__global__ void scan_param_grad_kernel(const float *part, long long n_chunks, int N, int E,
+                                       float *g_A_log, float *g_D, float *g_bias)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (long long)(N + 2) * E) return;
+    int j = (int)(i / E), e = (int)(i % E);
+    float acc = 0;
+    for (long long k = 0; k < n_chunks; k++) acc += part[k * (N + 2) * (long long)E + i];
+    if (j < N) g_A_log[(long long)e * N + j] += acc;
+    else if (j == N) g_D[e] += acc;
+    else g_bias[e] += acc;
 }
 
 /* ------------------------------------------------------ elementwise */
 
+/* One block per position p of rows < P... and of rows >= P: grid.x = 2P L. */
 __global__ void swap_kernel(const float *src, int P, long long L, int D, float *dst)
 {
-    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= 2LL * P * L * D) return;
-    int d = (int)(i % D);
-    long long p = i / D, row = p / L, t = p % L, partner = row < P ? row + P : row - P;
-    dst[i] = src[(partner * L + (L - 1 - t)) * D + (D - 1 - d)];
+    long long p = blockIdx.x, row = p / L, t = p - row * L, partner = row < P ? row + P : row - P;
+    const float *s = src + (partner * L + (L - 1 - t)) * D;
+    float *d = dst + p * D;
+    for (int i = threadIdx.x; i < D; i += blockDim.x) d[i] = s[D - 1 - i];
 }
 
 __global__ void add_kernel(const float *a, const float *b, long long n, float *out)
@@ -530,10 +722,11 @@ int md_cuda_norm_bwd(int rms, const float *x, const float *w, const float *mean,
 int md_cuda_conv_fwd(const float *x, long long ldx, const float *w, const float *b, int rows,
                      long long Ls, int E, int K, int dir, float *out, void *stream)
 {
-    long long n = (long long)rows * Ls * E;
+    long long n = (long long)rows * Ls;
     if (n <= 0) return 0;
-    conv_fwd_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(x, ldx, w, b, rows, Ls,
-                                                                          E, K, dir, out);
+    if (n > 0x7fffffffLL) return md_error(MD_ERR_ARG, "GPU conv1d: %lld positions", n);
+    conv_fwd_kernel<<<(unsigned)n, E < 256 ? 32 * ((E + 31) / 32) : 256, 0, (cudaStream_t)stream>>>(
+        x, ldx, w, b, rows, Ls, E, K, dir, out);
     return launched("conv1d forward");
 }
 
@@ -541,8 +734,9 @@ int md_cuda_conv_bwd(const float *x, long long ldx, const float *w, const float 
                      long long Ls, int E, int K, int dir, const float *g_u, float *scratch,
                      float *g_x, float *g_w, float *g_b, void *stream)
 {
-    long long n = (long long)rows * Ls * E;
+    long long n = (long long)rows * Ls;
     if (n <= 0) return 0;
+    if (n > 0x7fffffffLL) return md_error(MD_ERR_ARG, "GPU conv1d: %lld positions", n);
     if (K > 8) return md_error(MD_ERR_ARG, "GPU conv1d backward: d_conv %d > 8", K);
     if (rows > 65535) return md_error(MD_ERR_ARG, "GPU conv1d backward: %d rows > 65535", rows);
     cudaStream_t st = (cudaStream_t)stream;
@@ -551,29 +745,65 @@ int md_cuda_conv_bwd(const float *x, long long ldx, const float *w, const float 
                                             g_b);
     int ret = launched("conv1d backward (weights)");
     if (ret) return ret;
-    conv_bwd_x_kernel<<<blocks_for(n, 256), 256, 0, st>>>(w, rows, Ls, E, K, dir, scratch, ldx, g_x);
+    conv_bwd_x_kernel<<<(unsigned)n, E < 256 ? 32 * ((E + 31) / 32) : 256, 0, st>>>(
+        w, rows, Ls, E, K, dir, scratch, ldx, g_x);
     return launched("conv1d backward (inputs)");
 }
+
+size_t md_cuda_train_scan_workspace(int rows, long long Ls, int E, int N)
+{
+    long long chunks = (Ls + CH - 1) / CH, S = (long long)rows * chunks * E;
+    return (size_t)(S * (4LL * N + 2)) * sizeof(float); /* 3 (rows, chunks, N, E) + part */
+}
+
+static int scan_args(ScanArgs *a, const float *u, const float *dtr, const float *bias,
+                     const float *A_log, const float *Bm, const float *Cm, long long ldbc,
+                     const float *Dv, const float *z, long long ldz, int rows, long long Ls, int E,
+                     int N, int dir)
+{
+    *a = ScanArgs{u, dtr, bias, A_log, Bm, Cm, Dv, z, ldbc, ldz, rows, E, N, dir, Ls,
+                  (Ls + CH - 1) / CH};
+    if (N > 64) return md_error(MD_ERR_ARG, "GPU scan: d_state %d > 64", N);
+    if (rows > 65535) return md_error(MD_ERR_ARG, "GPU scan: %d rows > 65535", rows);
+    if (a->chunks > 65535)
+        return md_error(MD_ERR_ARG, "GPU scan: %lld steps > %d: lower --length", Ls, 65535 * CH);
+    return 0;
+}
+
+/* NM: the state-size bound of the kernel instance for N. */
+#define SCAN_DISPATCH(N, LAUNCH)        \
+    do {                                \
+        if ((N) <= 4) LAUNCH(4);        \
+        else if ((N) <= 8) LAUNCH(8);   \
+        else if ((N) <= 16) LAUNCH(16); \
+        else if ((N) <= 32) LAUNCH(32); \
+        else LAUNCH(64);                \
+    } while (0)
 
 int md_cuda_scan_fwd_save(const float *u, const float *dtr, const float *bias, const float *A_log,
                           const float *Bm, const float *Cm, long long ldbc, const float *Dv,
                           const float *z, long long ldz, int rows, long long Ls, int E, int N,
-                          int dir, float *y, float *hsave, void *stream)
+                          int dir, float *y, float *hsave, float *work, void *stream)
 {
     if (rows <= 0 || Ls <= 0) return 0;
-    if (N > 64) return md_error(MD_ERR_ARG, "GPU scan: d_state %d > 64", N);
-    if (rows > 65535) return md_error(MD_ERR_ARG, "GPU scan: %d rows > 65535", rows);
-    dim3 grid(blocks_for(E, 64), (unsigned)rows);
+    ScanArgs a;
+    int ret = scan_args(&a, u, dtr, bias, A_log, Bm, Cm, ldbc, Dv, z, ldz, rows, Ls, E, N, dir);
+    if (ret) return ret;
     cudaStream_t st = (cudaStream_t)stream;
-#define LAUNCH(NM) scan_fwd_kernel<NM><<<grid, 64, 0, st>>>(u, dtr, bias, A_log, Bm, Cm, ldbc, Dv, \
-                                                           z, ldz, rows, Ls, E, N, dir, y, hsave)
-    if (N <= 4) LAUNCH(4);
-    else if (N <= 8) LAUNCH(8);
-    else if (N <= 16) LAUNCH(16);
-    else if (N <= 32) LAUNCH(32);
-    else LAUNCH(64);
+    long long S = (long long)rows * a.chunks * N * E;
+    float *h_end = work, *decay = work + S;
+    dim3 grid(blocks_for(E, 64), (unsigned)a.chunks, (unsigned)rows);
+#define LAUNCH(NM) scan_fwd_local_kernel<NM><<<grid, 64, 0, st>>>(a, h_end, decay)
+    SCAN_DISPATCH(N, LAUNCH);
 #undef LAUNCH
-    return launched("selective scan forward (training)");
+    if ((ret = launched("selective scan forward, chunk pass"))) return ret;
+    scan_chain_kernel<<<blocks_for((long long)rows * N * E, 256), 256, 0, st>>>(
+        h_end, decay, rows, a.chunks, N, E, 0, hsave);
+    if ((ret = launched("selective scan forward, chain pass"))) return ret;
+#define LAUNCH(NM) scan_fwd_out_kernel<NM><<<grid, 64, 0, st>>>(a, hsave, y)
+    SCAN_DISPATCH(N, LAUNCH);
+#undef LAUNCH
+    return launched("selective scan forward, output pass");
 }
 
 int md_cuda_scan_bwd(const float *u, const float *dtr, const float *bias, const float *A_log,
@@ -581,29 +811,43 @@ int md_cuda_scan_bwd(const float *u, const float *dtr, const float *bias, const 
                      const float *z, long long ldz, int rows, long long Ls, int E, int N, int dir,
                      const float *hsave, const float *g_y, float *y, float *g_u, float *g_dtr,
                      float *g_z, float *g_bc, long long ldg, float *g_A_log, float *g_D,
-                     float *g_bias, void *stream)
+                     float *g_bias, float *work, void *stream)
 {
     if (rows <= 0 || Ls <= 0) return 0;
-    if (N > 64) return md_error(MD_ERR_ARG, "GPU scan: d_state %d > 64", N);
-    if (rows > 65535) return md_error(MD_ERR_ARG, "GPU scan: %d rows > 65535", rows);
-    dim3 grid(blocks_for(E, 64), (unsigned)rows);
+    ScanArgs a;
+    int ret = scan_args(&a, u, dtr, bias, A_log, Bm, Cm, ldbc, Dv, z, ldz, rows, Ls, E, N, dir);
+    if (ret) return ret;
     cudaStream_t st = (cudaStream_t)stream;
-#define LAUNCH(NM) scan_bwd_kernel<NM><<<grid, 64, 0, st>>>(u, dtr, bias, A_log, Bm, Cm, ldbc, Dv, \
-        z, ldz, rows, Ls, E, N, dir, hsave, g_y, y, g_u, g_dtr, g_z, g_bc, ldg, g_A_log, g_D, g_bias)
-    if (N <= 4) LAUNCH(4);
-    else if (N <= 8) LAUNCH(8);
-    else if (N <= 16) LAUNCH(16);
-    else if (N <= 32) LAUNCH(32);
-    else LAUNCH(64);
+    long long S = (long long)rows * a.chunks * N * E;
+    float *g_loc = work, *decay = work + S, *g_in = work + 2 * S, *part = work + 3 * S;
+    dim3 grid(blocks_for(E, 64), (unsigned)a.chunks, (unsigned)rows);
+#define LAUNCH(NM) scan_bwd_local_kernel<NM><<<grid, 64, 0, st>>>(a, g_y, g_loc, decay)
+    SCAN_DISPATCH(N, LAUNCH);
 #undef LAUNCH
-    return launched("selective scan backward");
+    if ((ret = launched("selective scan backward, chunk pass"))) return ret;
+    scan_chain_kernel<<<blocks_for((long long)rows * N * E, 256), 256, 0, st>>>(
+        g_loc, decay, rows, a.chunks, N, E, 1, g_in);
+    if ((ret = launched("selective scan backward, chain pass"))) return ret;
+    /* N <= 16: sub-chunks of 4 steps in registers and the reduce-scatter;
+     * larger N: one step at a time and warp sums (register budget) */
+#define LAUNCH(NM)                                                                               \
+    scan_bwd_kernel<NM, (NM <= 16 ? 4 : 1)><<<grid, 64, 0, st>>>(a, hsave, g_in, g_y, y, g_u,     \
+                                                                 g_dtr, g_z, g_bc, ldg, part)
+    SCAN_DISPATCH(N, LAUNCH);
+#undef LAUNCH
+    if ((ret = launched("selective scan backward"))) return ret;
+    scan_param_grad_kernel<<<blocks_for((long long)(N + 2) * E, 256), 256, 0, st>>>(
+        part, (long long)rows * a.chunks, N, E, g_A_log, g_D, g_bias);
+    return launched("selective scan backward, parameter sums");
 }
 
 int md_cuda_swap_strands(const float *src, int P, long long L, int D, float *dst, void *stream)
 {
-    long long n = 2LL * P * L * D;
+    long long n = 2LL * P * L;
     if (n <= 0) return 0;
-    swap_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(src, P, L, D, dst);
+    if (n > 0x7fffffffLL) return md_error(MD_ERR_ARG, "GPU strand swap: %lld positions", n);
+    swap_kernel<<<(unsigned)n, D < 256 ? 32 * ((D + 31) / 32) : 256, 0, (cudaStream_t)stream>>>(
+        src, P, L, D, dst);
     return launched("strand swap");
 }
 

@@ -29,6 +29,50 @@ using namespace md_gpu;
 
 namespace {
 
+/* Optional per-kind timing (md_cuda_set_profiling): an event after every
+ * operation of a step, the gaps summed per kind (md_cuda_train_profile). */
+enum { T_GEMM, T_SCAN_F, T_SCAN_B, T_CONV, T_NORM, T_HEAD, T_EMBED, T_OTHER, T_OPT, NTKIND };
+const char *const tkind_names[NTKIND] = {"GEMMs", "scan forward", "scan backward",
+                                         "conv1d + SiLU (fwd, bwd)", "norms (fwd, bwd)",
+                                         "head + loss", "embedding (fwd, bwd)",
+                                         "add, swap, memset, copy", "clip + AdamW + copy back"};
+double g_tprof[NTKIND];
+std::vector<cudaEvent_t> g_tev;
+std::vector<int> g_tev_kind;
+size_t g_n_tev = 0;
+
+int tmark(cudaStream_t st, int kind)
+{
+    if (!profiling()) return 0;
+    if (g_n_tev == g_tev.size()) {
+        cudaEvent_t e;
+        TRY(cu(cudaEventCreate(&e), "profiling event"));
+        g_tev.push_back(e);
+        g_tev_kind.push_back(0);
+    }
+    g_tev_kind[g_n_tev] = kind;
+    return cu(cudaEventRecord(g_tev[g_n_tev++], st), "profiling event");
+}
+
+void tprofile_collect(void)
+{
+    for (int k = 0; k < NTKIND; k++) g_tprof[k] = 0;
+    for (size_t i = 1; i < g_n_tev; i++) {
+        float ms = 0;
+        if (cudaEventElapsedTime(&ms, g_tev[i - 1], g_tev[i]) == cudaSuccess)
+            g_tprof[g_tev_kind[i]] += ms / 1e3;
+    }
+    cudaGetLastError();
+    g_n_tev = 0;
+}
+
+/* Run one operation and mark its end for the profile. */
+#define OP(kind, x)                 \
+    do {                            \
+        TRY(x);                     \
+        TRY(tmark(s.st, (kind)));   \
+    } while (0)
+
 struct TrainCtx {
     int64_t n_params;
     float *grads;     /* (n_params) */
@@ -85,15 +129,28 @@ int check_rows(long long M)
     return 0;
 }
 
+/* Column-major C = op(A) op(B) on float32 storage, in the arithmetic of
+ * md_cuda_set_precision: float32, or TF32 / bf16 tensor-core products with
+ * float32 accumulation. */
+int sgemm(GpuModel *g, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+          const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    const float one = 1.0f;
+    int p = precision();
+    cublasComputeType_t cmp = p == MD_CUDA_TF32   ? CUBLAS_COMPUTE_32F_FAST_TF32
+                              : p == MD_CUDA_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF
+                                                  : CUBLAS_COMPUTE_32F;
+    return cb(cublasGemmEx(g->blas, ta, tb, m, n, k, &one, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb,
+                           &beta, C, CUDA_R_32F, ldc, cmp, CUBLAS_GEMM_DEFAULT), "GEMM");
+}
+
 /* C (M, N) = A (M, K) W^T, W (N, K) [+ beta C] */
 int gemm_nt(GpuModel *g, long long M, int N, int K, const float *A, int lda, const float *W,
             int ldw, float *C, int ldc, float beta)
 {
     if (M <= 0 || N <= 0) return 0;
     TRY(check_rows(M));
-    const float one = 1.0f;
-    return cb(cublasSgemm(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, N, (int)M, K, &one, W, ldw, A, lda,
-                          &beta, C, ldc), "GEMM");
+    return sgemm(g, CUBLAS_OP_T, CUBLAS_OP_N, N, (int)M, K, W, ldw, A, lda, beta, C, ldc);
 }
 
 /* C (M, N) = A (M, K) W, W (K, N) [+ beta C] */
@@ -102,9 +159,7 @@ int gemm_nn(GpuModel *g, long long M, int N, int K, const float *A, int lda, con
 {
     if (M <= 0 || N <= 0) return 0;
     TRY(check_rows(M));
-    const float one = 1.0f;
-    return cb(cublasSgemm(g->blas, CUBLAS_OP_N, CUBLAS_OP_N, N, (int)M, K, &one, W, ldw, A, lda,
-                          &beta, C, ldc), "GEMM");
+    return sgemm(g, CUBLAS_OP_N, CUBLAS_OP_N, N, (int)M, K, W, ldw, A, lda, beta, C, ldc);
 }
 
 /* dW (N, K) += G^T X, G (S, N), X (S, K) */
@@ -113,9 +168,7 @@ int gemm_tn_acc(GpuModel *g, long long S, int N, int K, const float *G, int ldg,
 {
     if (S <= 0 || N <= 0) return 0;
     TRY(check_rows(S));
-    const float one = 1.0f;
-    return cb(cublasSgemm(g->blas, CUBLAS_OP_N, CUBLAS_OP_T, K, N, (int)S, &one, X, ldx, G, ldg,
-                          &one, dW, ldw), "GEMM");
+    return sgemm(g, CUBLAS_OP_N, CUBLAS_OP_T, K, N, (int)S, X, ldx, G, ldg, 1.0f, dW, ldw);
 }
 
 /* ---- one step's buffers ------------------------------------------------- */
@@ -149,6 +202,7 @@ struct Step {
     float *g_y, *g_u, *g_dtr;          /* (T, E) */
     float *g_xdbl;                     /* (T, X) */
     float *g_normed;                   /* (T, D) */
+    float *scan_work;                  /* md_cuda_train_scan_workspace() */
 
     float *P(const float *hp) const { return dp(g, m, hp); }
     float *G(const float *hp) const { return hp ? tc->grads + (hp - m->params) : nullptr; }
@@ -202,6 +256,7 @@ int step_alloc(Step &s, int objective)
         {(void **)&s.g_dtr, (size_t)T * E * 4},
         {(void **)&s.g_xdbl, (size_t)T * X * 4},
         {(void **)&s.g_normed, (size_t)T * D * 4},
+        {(void **)&s.scan_work, md_cuda_train_scan_workspace(s.rows, s.L, s.E, s.N)},
     };
     size_t need = 0;
     for (const Item &it : items) need += up256(it.bytes);
@@ -235,14 +290,14 @@ int step_alloc(Step &s, int objective)
 int dir_fwd(Step &s, const md_mixer_params *p, int d, int scan)
 {
     int E = s.E, N = s.N, R = s.R, X = s.X, dir = d ? -1 : 1;
-    TRY(md_cuda_conv_fwd(s.xz, 2 * E, s.P(p->conv_w), s.P(p->conv_b), s.rows, s.L, E, s.K, dir,
+    OP(T_CONV, md_cuda_conv_fwd(s.xz, 2 * E, s.P(p->conv_w), s.P(p->conv_b), s.rows, s.L, E, s.K, dir,
                          s.u[d], s.st));
-    TRY(gemm_nt(s.g, s.T, X, E, s.u[d], E, s.P(p->x_proj), E, s.xdbl[d], X, 0));
-    TRY(gemm_nt(s.g, s.T, E, R, s.xdbl[d], X, s.P(p->dt_proj_w), R, s.dtr[d], E, 0));
+    OP(T_GEMM, gemm_nt(s.g, s.T, X, E, s.u[d], E, s.P(p->x_proj), E, s.xdbl[d], X, 0));
+    OP(T_GEMM, gemm_nt(s.g, s.T, E, R, s.xdbl[d], X, s.P(p->dt_proj_w), R, s.dtr[d], E, 0));
     if (scan)
-        TRY(md_cuda_scan_fwd_save(s.u[d], s.dtr[d], s.P(p->dt_proj_b), s.P(p->A_log),
+        OP(T_SCAN_F, md_cuda_scan_fwd_save(s.u[d], s.dtr[d], s.P(p->dt_proj_b), s.P(p->A_log),
                                   s.xdbl[d] + R, s.xdbl[d] + R + N, X, s.P(p->D), s.xz + E, 2 * E,
-                                  s.rows, s.L, E, N, dir, s.y[d], s.hsave[d], s.st));
+                                  s.rows, s.L, E, N, dir, s.y[d], s.hsave[d], s.scan_work, s.st));
     return 0;
 }
 
@@ -250,15 +305,15 @@ int dir_bwd(Step &s, const md_mixer_params *p, int d)
 {
     int E = s.E, N = s.N, R = s.R, X = s.X, dir = d ? -1 : 1;
     long long T = s.T;
-    TRY(cu(cudaMemsetAsync(s.g_xdbl, 0, (size_t)T * X * 4, s.st), "memset"));
-    TRY(md_cuda_scan_bwd(s.u[d], s.dtr[d], s.P(p->dt_proj_b), s.P(p->A_log), s.xdbl[d] + R,
+    OP(T_OTHER, cu(cudaMemsetAsync(s.g_xdbl, 0, (size_t)T * X * 4, s.st), "memset"));
+    OP(T_SCAN_B, md_cuda_scan_bwd(s.u[d], s.dtr[d], s.P(p->dt_proj_b), s.P(p->A_log), s.xdbl[d] + R,
                          s.xdbl[d] + R + N, X, s.P(p->D), s.xz + E, 2 * E, s.rows, s.L, E, N, dir,
                          s.hsave[d], s.g_y, s.y[d], s.g_u, s.g_dtr, s.g_xz + E, s.g_xdbl + R, X,
-                         s.G(p->A_log), s.G(p->D), s.G(p->dt_proj_b), s.st));
-    TRY(gemm_nn(s.g, T, R, E, s.g_dtr, E, s.P(p->dt_proj_w), R, s.g_xdbl, X, 0));
-    TRY(gemm_tn_acc(s.g, T, E, R, s.g_dtr, E, s.xdbl[d], X, s.G(p->dt_proj_w), R));
-    TRY(gemm_nn(s.g, T, E, X, s.g_xdbl, X, s.P(p->x_proj), E, s.g_u, E, 1));
-    TRY(gemm_tn_acc(s.g, T, X, E, s.g_xdbl, X, s.u[d], E, s.G(p->x_proj), E));
+                         s.G(p->A_log), s.G(p->D), s.G(p->dt_proj_b), s.scan_work, s.st));
+    OP(T_GEMM, gemm_nn(s.g, T, R, E, s.g_dtr, E, s.P(p->dt_proj_w), R, s.g_xdbl, X, 0));
+    OP(T_GEMM, gemm_tn_acc(s.g, T, E, R, s.g_dtr, E, s.xdbl[d], X, s.G(p->dt_proj_w), R));
+    OP(T_GEMM, gemm_nn(s.g, T, E, X, s.g_xdbl, X, s.P(p->x_proj), E, s.g_u, E, 1));
+    OP(T_GEMM, gemm_tn_acc(s.g, T, X, E, s.g_xdbl, X, s.u[d], E, s.G(p->x_proj), E));
     /* g_dtr is free again: the conv backward's scratch */
     return md_cuda_conv_bwd(s.xz, 2 * E, s.P(p->conv_w), s.P(p->conv_b), s.rows, s.L, E, s.K, dir,
                             s.g_u, s.g_dtr, s.g_xz, s.G(p->conv_w), s.G(p->conv_b), s.st);
@@ -272,18 +327,18 @@ int layer_fwd(Step &s, const md_layer_params *l, const float *r, float *hidden)
     long long T = s.T;
     int D = s.D, E = s.E;
     int bidir = s.dirs == 2, mul = bidir && c->combine == MD_COMBINE_MUL, scan = hidden || mul;
-    TRY(md_cuda_norm_fwd_stats(c->rms_norm, r, s.P(l->norm_w), s.P(l->norm_b), T, D, c->norm_eps,
+    OP(T_NORM, md_cuda_norm_fwd_stats(c->rms_norm, r, s.P(l->norm_w), s.P(l->norm_b), T, D, c->norm_eps,
                                s.normed, s.mean, s.rstd, s.st));
-    TRY(gemm_nt(s.g, T, 2 * E, D, s.normed, D, s.P(l->fwd.in_proj), D, s.xz, 2 * E, 0));
+    OP(T_GEMM, gemm_nt(s.g, T, 2 * E, D, s.normed, D, s.P(l->fwd.in_proj), D, s.xz, 2 * E, 0));
     TRY(dir_fwd(s, &l->fwd, 0, scan));
     if (bidir) TRY(dir_fwd(s, &l->rev, 1, scan));
     if (mul) {
-        TRY(gemm_nt(s.g, T, D, E, s.y[0], E, s.P(l->fwd.out_proj), E, s.o[0], D, 0));
-        TRY(gemm_nt(s.g, T, D, E, s.y[1], E, s.P(l->fwd.out_proj), E, s.o[1], D, 0));
-        if (hidden) TRY(md_cuda_mul(s.o[0], s.o[1], T * D, hidden, s.st));
+        OP(T_GEMM, gemm_nt(s.g, T, D, E, s.y[0], E, s.P(l->fwd.out_proj), E, s.o[0], D, 0));
+        OP(T_GEMM, gemm_nt(s.g, T, D, E, s.y[1], E, s.P(l->fwd.out_proj), E, s.o[1], D, 0));
+        if (hidden) OP(T_OTHER, md_cuda_mul(s.o[0], s.o[1], T * D, hidden, s.st));
     } else if (hidden) {
-        if (bidir) TRY(md_cuda_add(s.y[0], s.y[1], T * E, s.y[0], s.st));
-        TRY(gemm_nt(s.g, T, D, E, s.y[0], E, s.P(l->fwd.out_proj), E, hidden, D, 0));
+        if (bidir) OP(T_OTHER, md_cuda_add(s.y[0], s.y[1], T * E, s.y[0], s.st));
+        OP(T_GEMM, gemm_nt(s.g, T, D, E, s.y[0], E, s.P(l->fwd.out_proj), E, hidden, D, 0));
     }
     return 0;
 }
@@ -294,24 +349,24 @@ int layer_bwd(Step &s, const md_layer_params *l, const float *r, const float *g_
     long long T = s.T;
     int D = s.D, E = s.E, bidir = s.dirs == 2;
     TRY(layer_fwd(s, l, r, nullptr));
-    TRY(cu(cudaMemsetAsync(s.g_xz, 0, (size_t)T * 2 * E * 4, s.st), "memset"));
+    OP(T_OTHER, cu(cudaMemsetAsync(s.g_xz, 0, (size_t)T * 2 * E * 4, s.st), "memset"));
     const float *W_out = s.P(l->fwd.out_proj);
     float *dW_out = s.G(l->fwd.out_proj);
     if (!bidir || c->combine == MD_COMBINE_ADD) {
-        TRY(gemm_nn(s.g, T, E, D, g_h, D, W_out, E, s.g_y, E, 0));
+        OP(T_GEMM, gemm_nn(s.g, T, E, D, g_h, D, W_out, E, s.g_y, E, 0));
         for (int d = 0; d < 1 + bidir; d++) TRY(dir_bwd(s, d ? &l->rev : &l->fwd, d));
-        if (bidir) TRY(md_cuda_add(s.y[0], s.y[1], T * E, s.y[0], s.st));
-        TRY(gemm_tn_acc(s.g, T, D, E, g_h, D, s.y[0], E, dW_out, E));
+        if (bidir) OP(T_OTHER, md_cuda_add(s.y[0], s.y[1], T * E, s.y[0], s.st));
+        OP(T_GEMM, gemm_tn_acc(s.g, T, D, E, g_h, D, s.y[0], E, dW_out, E));
     } else {
         for (int d = 0; d < 2; d++) {
-            TRY(md_cuda_mul(g_h, s.o[1 - d], T * D, s.g_o, s.st));
-            TRY(gemm_nn(s.g, T, E, D, s.g_o, D, W_out, E, s.g_y, E, 0));
-            TRY(gemm_tn_acc(s.g, T, D, E, s.g_o, D, s.y[d], E, dW_out, E));
+            OP(T_OTHER, md_cuda_mul(g_h, s.o[1 - d], T * D, s.g_o, s.st));
+            OP(T_GEMM, gemm_nn(s.g, T, E, D, s.g_o, D, W_out, E, s.g_y, E, 0));
+            OP(T_GEMM, gemm_tn_acc(s.g, T, D, E, s.g_o, D, s.y[d], E, dW_out, E));
             TRY(dir_bwd(s, d ? &l->rev : &l->fwd, d));
         }
     }
-    TRY(gemm_nn(s.g, T, D, 2 * E, s.g_xz, 2 * E, s.P(l->fwd.in_proj), D, s.g_normed, D, 0));
-    TRY(gemm_tn_acc(s.g, T, 2 * E, D, s.g_xz, 2 * E, s.normed, D, s.G(l->fwd.in_proj), D));
+    OP(T_GEMM, gemm_nn(s.g, T, D, 2 * E, s.g_xz, 2 * E, s.P(l->fwd.in_proj), D, s.g_normed, D, 0));
+    OP(T_GEMM, gemm_tn_acc(s.g, T, 2 * E, D, s.g_xz, 2 * E, s.normed, D, s.G(l->fwd.in_proj), D));
     return md_cuda_norm_bwd(c->rms_norm, r, s.P(l->norm_w), s.mean, s.rstd, s.g_normed, T, D, g_r,
                             1, s.G(l->norm_w), s.G(l->norm_b), s.st);
 }
@@ -335,10 +390,10 @@ int classify_head(Step &s, const md_batch *bt, double *loss)
     const md_model *m = s.m;
     int B = s.B, D = s.D, C = c->n_classes, ps = c->arch == MD_ARCH_CADUCEUS_PS;
     if (C < 1) return md_error(MD_ERR_ARG, "the model has no classification head");
-    TRY(md_cuda_pool(c->pool, s.out, s.tok, s.rows, s.L, D, s.f, nullptr, nullptr, s.st));
+    OP(T_HEAD, md_cuda_pool(c->pool, s.out, s.tok, s.rows, s.L, D, s.f, nullptr, nullptr, s.st));
     std::vector<float> f((size_t)s.rows * D), gf((size_t)s.rows * D, 0.0f);
     std::vector<float> gw((size_t)C * D, 0.0f), gb((size_t)C, 0.0f);
-    TRY(cu(cudaMemcpyAsync(f.data(), s.f, f.size() * 4, cudaMemcpyDeviceToHost, s.st), "copy"));
+    OP(T_OTHER, cu(cudaMemcpyAsync(f.data(), s.f, f.size() * 4, cudaMemcpyDeviceToHost, s.st), "copy"));
     TRY(cu(cudaStreamSynchronize(s.st), "pooling"));
     if (ps)
         for (long long i = 0; i < (long long)B * D; i++) f[i] = (f[i] + f[(size_t)B * D + i]) / 2;
@@ -371,12 +426,12 @@ int classify_head(Step &s, const md_batch *bt, double *loss)
     if (!s.want_grads) return 0;
     if (ps)
         for (long long i = 0; i < (long long)B * D; i++) gf[(size_t)B * D + i] = gf[i] = gf[i] / 2;
-    TRY(cu(cudaMemcpyAsync(s.g_f, gf.data(), gf.size() * 4, cudaMemcpyHostToDevice, s.st), "copy"));
-    TRY(cu(cudaMemcpyAsync(s.G(m->head_w), gw.data(), gw.size() * 4, cudaMemcpyHostToDevice, s.st),
+    OP(T_OTHER, cu(cudaMemcpyAsync(s.g_f, gf.data(), gf.size() * 4, cudaMemcpyHostToDevice, s.st), "copy"));
+    OP(T_OTHER, cu(cudaMemcpyAsync(s.G(m->head_w), gw.data(), gw.size() * 4, cudaMemcpyHostToDevice, s.st),
            "copy"));
-    TRY(cu(cudaMemcpyAsync(s.G(m->head_b), gb.data(), gb.size() * 4, cudaMemcpyHostToDevice, s.st),
+    OP(T_OTHER, cu(cudaMemcpyAsync(s.G(m->head_b), gb.data(), gb.size() * 4, cudaMemcpyHostToDevice, s.st),
            "copy"));
-    TRY(md_cuda_pool(c->pool, s.out, s.tok, s.rows, s.L, D, nullptr, s.g_f, s.gout, s.st));
+    OP(T_HEAD, md_cuda_pool(c->pool, s.out, s.tok, s.rows, s.L, D, nullptr, s.g_f, s.gout, s.st));
     /* the copies read host vectors that die with this function */
     return cu(cudaStreamSynchronize(s.st), "classification head");
 }
@@ -396,28 +451,28 @@ int lm_head(Step &s, const md_batch *bt, double *loss)
         count++;
     }
     const float *W = s.P(m->embedding);
-    TRY(cu(cudaMemcpyAsync(s.tgt, bt->targets, (size_t)BL, cudaMemcpyHostToDevice, s.st), "copy"));
-    TRY(gemm_nt(s.g, BL, V, D, s.out, D, W, D, s.Z, V, 0));
+    OP(T_OTHER, cu(cudaMemcpyAsync(s.tgt, bt->targets, (size_t)BL, cudaMemcpyHostToDevice, s.st), "copy"));
+    OP(T_GEMM, gemm_nt(s.g, BL, V, D, s.out, D, W, D, s.Z, V, 0));
     if (ps) {
-        TRY(md_cuda_permute_rows(W, s.comp, V, D, s.Wc, 0, s.st));
-        TRY(gemm_nt(s.g, BL, V, D, s.out + BL * D, D, s.Wc, D, s.Z + BL * V, V, 0));
+        OP(T_HEAD, md_cuda_permute_rows(W, s.comp, V, D, s.Wc, 0, s.st));
+        OP(T_GEMM, gemm_nt(s.g, BL, V, D, s.out + BL * D, D, s.Wc, D, s.Z + BL * V, V, 0));
     }
-    TRY(cu(cudaMemsetAsync(s.tc->dsum, 0, sizeof(double), s.st), "memset"));
-    TRY(md_cuda_lm_xent(s.Z, s.tgt, B, s.L, V, ps, count ? (float)(1.0 / count) : 0.0f,
+    OP(T_OTHER, cu(cudaMemsetAsync(s.tc->dsum, 0, sizeof(double), s.st), "memset"));
+    OP(T_HEAD, md_cuda_lm_xent(s.Z, s.tgt, B, s.L, V, ps, count ? (float)(1.0 / count) : 0.0f,
                         s.tc->dsum, s.st));
     double total = 0;
-    TRY(cu(cudaMemcpyAsync(&total, s.tc->dsum, sizeof total, cudaMemcpyDeviceToHost, s.st), "copy"));
+    OP(T_OTHER, cu(cudaMemcpyAsync(&total, s.tc->dsum, sizeof total, cudaMemcpyDeviceToHost, s.st), "copy"));
     TRY(cu(cudaStreamSynchronize(s.st), "LM loss"));
     *loss = count ? total / count : 0;
     if (!s.want_grads) return 0;
     float *gW = s.G(m->embedding);
-    TRY(gemm_nn(s.g, BL, D, V, s.Z, V, W, D, s.gout, D, 0));
-    TRY(gemm_tn_acc(s.g, BL, V, D, s.Z, V, s.out, D, gW, D));
+    OP(T_GEMM, gemm_nn(s.g, BL, D, V, s.Z, V, W, D, s.gout, D, 0));
+    OP(T_GEMM, gemm_tn_acc(s.g, BL, V, D, s.Z, V, s.out, D, gW, D));
     if (ps) {
-        TRY(gemm_nn(s.g, BL, D, V, s.Z + BL * V, V, s.Wc, D, s.gout + BL * D, D, 0));
-        TRY(cu(cudaMemsetAsync(s.gWc, 0, (size_t)V * D * 4, s.st), "memset"));
-        TRY(gemm_tn_acc(s.g, BL, V, D, s.Z + BL * V, V, s.out + BL * D, D, s.gWc, D));
-        TRY(md_cuda_permute_rows(s.gWc, s.comp, V, D, gW, 1, s.st));
+        OP(T_GEMM, gemm_nn(s.g, BL, D, V, s.Z + BL * V, V, s.Wc, D, s.gout + BL * D, D, 0));
+        OP(T_OTHER, cu(cudaMemsetAsync(s.gWc, 0, (size_t)V * D * 4, s.st), "memset"));
+        OP(T_GEMM, gemm_tn_acc(s.g, BL, V, D, s.Z + BL * V, V, s.out + BL * D, D, s.gWc, D));
+        OP(T_HEAD, md_cuda_permute_rows(s.gWc, s.comp, V, D, gW, 1, s.st));
     }
     return 0;
 }
@@ -470,40 +525,42 @@ int loss_grad(md_model *m, int dev, int objective, const md_batch *bt, int want_
     s.st = s.g->stream;
     TRY(step_alloc(s, objective));
     cudaStream_t st = s.st;
-    TRY(cu(cudaMemcpyAsync(s.tok, tok.data(), (size_t)T, cudaMemcpyHostToDevice, st), "copy"));
-    TRY(cu(cudaMemcpyAsync(s.comp, comp.data(), (size_t)s.V, cudaMemcpyHostToDevice, st), "copy"));
+    g_n_tev = 0;
+    TRY(tmark(st, T_OTHER)); /* the start */
+    OP(T_OTHER, cu(cudaMemcpyAsync(s.tok, tok.data(), (size_t)T, cudaMemcpyHostToDevice, st), "copy"));
+    OP(T_OTHER, cu(cudaMemcpyAsync(s.comp, comp.data(), (size_t)s.V, cudaMemcpyHostToDevice, st), "copy"));
     if (want_grads)
-        TRY(cu(cudaMemsetAsync(s.tc->grads, 0, (size_t)m->n_params * 4, st), "memset"));
+        OP(T_OTHER, cu(cudaMemsetAsync(s.tc->grads, 0, (size_t)m->n_params * 4, st), "memset"));
 
     int nl = c->n_layer;
-    TRY(md_cuda_embed_gather(s.tok, s.P(m->embedding), T, (int)D, s.h, st));
-    if (swap) TRY(md_cuda_swap_strands(s.h, B, s.L, (int)D, s.stream, st));
-    else TRY(cu(cudaMemcpyAsync(s.stream, s.h, (size_t)T * D * 4, cudaMemcpyDeviceToDevice, st), "copy"));
+    OP(T_EMBED, md_cuda_embed_gather(s.tok, s.P(m->embedding), T, (int)D, s.h, st));
+    if (swap) OP(T_OTHER, md_cuda_swap_strands(s.h, B, s.L, (int)D, s.stream, st));
+    else OP(T_OTHER, cu(cudaMemcpyAsync(s.stream, s.h, (size_t)T * D * 4, cudaMemcpyDeviceToDevice, st), "copy"));
     for (int li = 0; li < nl; li++) {
         const float *r = s.stream + li * T * D;
         for (int d = 0; d < s.dirs; d++)
             s.hsave[d] = s.hsave_all + ((want_grads ? li : 0) * s.dirs + d) * s.n_save;
         TRY(layer_fwd(s, &m->layers[li], r, s.h));
         float *sum = li + 1 < nl ? (swap ? s.g_r : s.stream + (li + 1) * T * D) : s.sf;
-        TRY(md_cuda_add(r, s.h, T * D, sum, st));
-        if (li + 1 < nl && swap) TRY(md_cuda_swap_strands(s.g_r, B, s.L, (int)D, s.stream + (li + 1) * T * D, st));
+        OP(T_OTHER, md_cuda_add(r, s.h, T * D, sum, st));
+        if (li + 1 < nl && swap) OP(T_OTHER, md_cuda_swap_strands(s.g_r, B, s.L, (int)D, s.stream + (li + 1) * T * D, st));
     }
-    TRY(md_cuda_norm_fwd_stats(c->rms_norm, s.sf, s.P(m->norm_f_w), s.P(m->norm_f_b), T, (int)D,
+    OP(T_NORM, md_cuda_norm_fwd_stats(c->rms_norm, s.sf, s.P(m->norm_f_w), s.P(m->norm_f_b), T, (int)D,
                                c->norm_eps, s.out, s.mean_f, s.rstd_f, st));
-    TRY(cu(cudaMemsetAsync(s.gout, 0, (size_t)T * D * 4, st), "memset"));
-    TRY(objective == MD_OBJ_CLASSIFY ? classify_head(s, bt, loss) : lm_head(s, bt, loss));
+    OP(T_OTHER, cu(cudaMemsetAsync(s.gout, 0, (size_t)T * D * 4, st), "memset"));
+    OP(T_HEAD, objective == MD_OBJ_CLASSIFY ? classify_head(s, bt, loss) : lm_head(s, bt, loss));
     if (!want_grads) return 0;
     float *g_s = s.h; /* gradient of the sum entering the current layer's output */
-    TRY(md_cuda_norm_bwd(c->rms_norm, s.sf, s.P(m->norm_f_w), s.mean_f, s.rstd_f, s.gout, T,
+    OP(T_NORM, md_cuda_norm_bwd(c->rms_norm, s.sf, s.P(m->norm_f_w), s.mean_f, s.rstd_f, s.gout, T,
                          (int)D, g_s, 0, s.G(m->norm_f_w), s.G(m->norm_f_b), st));
     for (int li = nl - 1; li >= 0; li--) {
-        TRY(cu(cudaMemcpyAsync(s.g_r, g_s, (size_t)T * D * 4, cudaMemcpyDeviceToDevice, st), "copy"));
+        OP(T_OTHER, cu(cudaMemcpyAsync(s.g_r, g_s, (size_t)T * D * 4, cudaMemcpyDeviceToDevice, st), "copy"));
         for (int d = 0; d < s.dirs; d++) s.hsave[d] = s.hsave_all + (li * s.dirs + d) * s.n_save;
         TRY(layer_bwd(s, &m->layers[li], s.stream + li * T * D, g_s, s.g_r));
-        if (swap) TRY(md_cuda_swap_strands(s.g_r, B, s.L, (int)D, g_s, st));
-        else TRY(cu(cudaMemcpyAsync(g_s, s.g_r, (size_t)T * D * 4, cudaMemcpyDeviceToDevice, st), "copy"));
+        if (swap) OP(T_OTHER, md_cuda_swap_strands(s.g_r, B, s.L, (int)D, g_s, st));
+        else OP(T_OTHER, cu(cudaMemcpyAsync(g_s, s.g_r, (size_t)T * D * 4, cudaMemcpyDeviceToDevice, st), "copy"));
     }
-    TRY(md_cuda_embed_bwd(s.tok, g_s, T, (int)D, s.V, s.G(m->embedding), st));
+    OP(T_EMBED, md_cuda_embed_bwd(s.tok, g_s, T, (int)D, s.V, s.G(m->embedding), st));
     return 0;
 }
 
@@ -531,6 +588,7 @@ int md_cuda_loss_grad(struct md_model *m, int device, int objective, const struc
     TRY(cu(cudaMemcpyAsync(tmp.data(), t->grads, tmp.size() * 4, cudaMemcpyDeviceToHost, g->stream),
            "gradient copy"));
     TRY(cu(cudaStreamSynchronize(g->stream), "training step"));
+    if (profiling()) tprofile_collect();
     for (size_t i = 0; i < tmp.size(); i++) grads[i] += tmp[i];
     return 0;
 }
@@ -579,8 +637,19 @@ int md_cuda_train_step(struct md_model *m, int device, int objective,
     t->adam_t = a->t;
     TRY(cu(cudaMemcpyAsync(m->params, g->params, bytes, cudaMemcpyDeviceToHost, st),
            "parameter copy"));
+    TRY(tmark(st, T_OPT));
     TRY(cu(cudaStreamSynchronize(st), "training step"));
+    if (profiling()) tprofile_collect();
     return params_updated(m, g);
+}
+
+int md_cuda_train_profile(double *seconds, const char **names, int n)
+{
+    for (int k = 0; k < n && k < NTKIND; k++) {
+        if (seconds) seconds[k] = g_tprof[k];
+        if (names) names[k] = tkind_names[k];
+    }
+    return NTKIND;
 }
 
 int md_cuda_train_sync_moments(struct md_model *m, struct md_adamw *a)

@@ -52,6 +52,18 @@ int md_device_parse(const char *name, int *device)
 #endif
 }
 
+int md_device_set_precision(const char *name)
+{
+    int p = !name ? -1 : !strcmp(name, "fp32") ? 0 : !strcmp(name, "tf32") ? 1
+                       : !strcmp(name, "bf16") ? 2 : -1;
+    if (p < 0) return md_error(MD_ERR_ARG, "unknown precision '%s' (fp32, tf32 or bf16)", name ? name : "");
+#ifdef MD_HAVE_CUDA
+    return md_cuda_set_precision(p == 0 ? MD_CUDA_FP32 : p == 1 ? MD_CUDA_TF32 : MD_CUDA_BF16);
+#else
+    return 0;
+#endif
+}
+
 int md_device_train_step(md_model *m, int device, int objective, const md_batch *batch,
                          md_adamw *a, double lr, double beta1, double beta2, double eps,
                          double weight_decay, double clip, double *loss, double *grad_norm)

@@ -128,19 +128,26 @@ static int flush(embed_job *j)
     return ret;
 }
 
+/* Positions of one forward pass beyond which windows are not batched: the
+ * activations grow with them (a 1 Mb window runs alone). */
+#define EMBED_MAX_POSITIONS ((int64_t)1 << 20)
+
 /* Queue one window of L tokens; runs the pending ones first when the length
- * differs or the batch is full. */
+ * differs, the batch is full or would exceed EMBED_MAX_POSITIONS. */
 static int add_window(embed_job *j, const uint8_t *ids, int64_t L, const char *name, int64_t beg,
                       char strand)
 {
     int ret = 0;
-    if (j->n_pend > 0 && (L != j->L || j->n_pend == j->o->batch)) {
+    if (j->n_pend > 0 && (L != j->L || j->n_pend == j->o->batch ||
+                          (j->n_pend + 1) * L > EMBED_MAX_POSITIONS)) {
         if ((ret = flush(j)) < 0) return ret;
         md_progress_update(&j->progress, j->st->sequences, j->pos, 0);
     }
     size_t need = (size_t)((j->n_pend + 1) * L);
     if (need > j->tok_cap) { /* doubling, up to a full batch: one long window takes its size */
         size_t cap = 2 * j->tok_cap, full = (size_t)j->o->batch * (size_t)L;
+        if (full > (size_t)EMBED_MAX_POSITIONS && need <= (size_t)EMBED_MAX_POSITIONS)
+            full = (size_t)EMBED_MAX_POSITIONS;
         if (cap > full) cap = full;
         if (cap < need) cap = need;
         uint8_t *p = realloc(j->tok, cap);

@@ -422,6 +422,13 @@ int md_device_count(void);
  *  1 (device 0), "cuda:N" -> N + 1. 0, or an error that says why (no CUDA
  *  in this build, no GPU, N out of range, unknown name). */
 int md_device_parse(const char *name, int *device);
+/** Arithmetic of CUDA devices for the whole process: "fp32" (the default:
+ *  the CPU's results within float32 rounding), "tf32" (TF32 tensor-core
+ *  matrix products, ~1e-3), "bf16" (bf16 tensor-core matrix products with
+ *  float32 accumulation, ~1e-2; inference also keeps bf16 activations
+ *  between kernels, training keeps float32 weights, gradients and moments).
+ *  No effect on the CPU. 0, or MD_ERR_ARG for another name. */
+int md_device_set_precision(const char *name);
 
 /** Hidden states after the final norm. tokens[B*L] (row-major B x L);
  *  out[B*L*H] with H = md_config_hidden_width(). For PS models the second
