@@ -63,6 +63,12 @@ expect 2 "finetune bad metric" "$M" finetune $TINYF --metric f3 --train "$G" --d
 expect 2 "finetune without dev" "$M" finetune $TINYF --train "$G" -o "$T/x.safetensors"
 expect 2 "finetune --pos without --neg" "$M" finetune $TINYF --pos "$G" --dev "$G" -o "$T/x.safetensors"
 expect 2 "finetune batch 0" "$M" finetune $TINYF -b 0 --train "$G" --dev "$G" -o "$T/x.safetensors"
+expect 2 "pretrain unknown precision" "$M" pretrain $TINY --precision fp64 -o "$T/x.safetensors" "$G"
+contains "$T/err" "fp32, tf32 or bf16" "the error lists the precisions"
+expect 2 "pretrain on a device that does not exist" "$M" pretrain $TINY --device cuda:999 -o "$T/x.safetensors" "$G"
+expect 2 "pretrain on an unknown device" "$M" pretrain $TINY --device gpu -o "$T/x.safetensors" "$G"
+contains "$T/err" "cpu, cuda or cuda:N" "the error lists the device names"
+expect 2 "eval on an unknown device" "$M" eval -m "$T/x.safetensors" --device tpu "$G"
 nothing_left "$T" "x.safetensors" "usage errors write nothing"
 
 # --- missing files: exit 1, nothing under the output name
