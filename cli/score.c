@@ -16,6 +16,8 @@ enum out_format { FMT_AUTO = 0, FMT_BEDGRAPH, FMT_BIGWIG, FMT_BED, FMT_TSV, FMT_
 #define DEFAULT_TAG "ms"
 #define UNSCORED_FLAGS 0x900 /* secondary, supplementary */
 
+#define GPU_BATCH 256 /* default windows per pass on a GPU */
+
 void score_usage(FILE *fp)
 {
     md_score_opt o;
@@ -43,7 +45,7 @@ void score_usage(FILE *fp)
             "      --calls FILE      also write BED calls (windows >= threshold, merged)\n"
             "      --threshold P     probability for calls [0.5]\n"
             "      --max-n F         skip windows with a larger N fraction [%.2f]\n"
-            "      --batch INT       windows per forward pass [%d]\n"
+            "      --batch INT       windows per forward pass [%d; %d on a GPU]\n"
             "      --per-region      with -r/-R: one line per region (its best window),\n"
             "                        as BED (-f bed) or TSV\n"
             "      --all             reads: score secondary and supplementary too\n"
@@ -61,7 +63,7 @@ void score_usage(FILE *fp)
             "a score carry it as a float tag; secondary and supplementary records (unless\n"
             "--all), empty reads and reads with only N-rich windows are copied untagged.\n"
             "A summary line goes to stderr at the end.\n",
-            MD_DEFAULT_PROMOTER_MODEL, DEFAULT_TAG, o.max_n, o.batch,
+            MD_DEFAULT_PROMOTER_MODEL, DEFAULT_TAG, o.max_n, o.batch, GPU_BATCH,
             md_device_count() > 0 ? "cuda" : "cpu");
 }
 
@@ -262,6 +264,7 @@ int score_main(int argc, char **argv)
     int c, format = FMT_AUTO, all = 0, per_region = 0, out_given = 0, no_progress = 0;
     double threshold = 0.5;
     int64_t v;
+    int batch_given = 0;
     char *end, *command_line = cli_command_line(argc, argv); /* before getopt permutes argv */
     for (char *p = command_line; p && *p; p++)
         if (*p == '\t' || *p == '\n' || *p == '\r') *p = ' '; /* one SAM header field */
@@ -304,6 +307,7 @@ int score_main(int argc, char **argv)
         case 6:
             if (cli_parse_size(optarg, &v) < 0 || v < 1 || v > 65536) goto bad_value;
             o.batch = (int)v;
+            batch_given = 1;
             break;
         case 7: all = 1; break;
         case 9: per_region = 1; break;
@@ -332,6 +336,7 @@ int score_main(int argc, char **argv)
         }
     }
     if (optind + 1 != argc) goto usage_error;
+    if (!batch_given && o.fwd.device > 0) o.batch = GPU_BATCH; /* fills the device */
     int format_given = format != FMT_AUTO;
     if (format == FMT_AUTO) format = strcmp(out, "-") ? format_from_path(out) : FMT_BEDGRAPH;
     if (per_region && (regions.n == 0 || (format != FMT_BED && format != FMT_TSV))) {
