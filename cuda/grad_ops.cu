@@ -383,9 +383,8 @@ __global__ void scan_bwd_local_kernel(ScanArgs a, const float *g_y, float *g_loc
  * channels: for N <= 16 by a reduce-scatter then one atomic per lane (2N <=
  * 32 values), otherwise a warp sum per value and atomics from lane 0.
  * g_A_log, g_D and g_bias go to part (rows, chunks, N + 2, E). Measured on
- * an H100 (bench/NOTES.md): sub-chunks of 4 in registers with the
- * reduce-scatter beat a local-memory copy of the chunk's states and the
- * warp sums by 1.4x. */
+ * an H100 (bench/NOTES.md): as fast as a local-memory copy of the chunk's
+ * states with warp sums (1-3% ahead); either change alone was 1.3x slower. */
 template <int NM, int SUB>
 __global__ void scan_bwd_kernel(ScanArgs a, const float *hsave, const float *g_in,
                                 const float *g_y, float *y, float *g_u, float *g_dtr, float *g_z,
