@@ -52,3 +52,7 @@ gcc -std=c11 -D_GNU_SOURCE -O2 -fopenmp -Wall -Wextra -Werror -Wno-psabi -Isrc \
     -L"$cuda_lib" -lcublasLt -lcublas -lcudart -lstdc++ -Wl,-rpath,"$cuda_lib"
 "$out/train_check"
 echo "[  PASSED  ] GPU training ops, gradients and steps against the CPU"
+
+# Every command end to end on the GPU against the CPU.
+PYTHON=${PYTHON:-/usr/bin/python3} tests/gpu/test_gpu_cli.sh "$build/mambadna"
+echo "[  PASSED  ] GPU commands against the CPU"
