@@ -80,7 +80,8 @@ void md_cpu_conv1d_silu_tiled(const float *x, int64_t ldx, const float *wt, cons
                               int64_t S, int E, int K, int e0, int e1, int dir,
                               float *state, float *out);
 
-/* Vectorisable exp for the scan (relative error < 2e-7 on [-87, 88]). */
+/* Scalar exp, the polynomial of md_fast_expv (relative error < 2e-7 on
+ * [-87, 88]). */
 static inline float md_fast_expf(float x)
 {
     x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
