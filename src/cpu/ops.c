@@ -14,7 +14,7 @@
  * in the call (edge kernels for the last rows, rows grouped by the
  * unrolling), so a sequence's rows must sit at the same places whatever else
  * is in the batch. */
-enum { GEMM_ROWS = 256 };
+enum { GEMM_ROWS = 320 };
 
 void md_cpu_gemm_nt(int64_t M, int64_t seq, int64_t N, int64_t K, const float *A, int64_t lda,
                     const float *W, float *C, int64_t ldc, float beta)
