@@ -264,6 +264,34 @@ __device__ __forceinline__ void load_A(const ScanArgs &a, int e, float *A)
     for (int n = 0; n < NM; n++) A[n] = n < a.N ? -expf(a.A_log[(long long)e * a.N + n]) : 0.0f;
 }
 
+/* The state after step s from hin (hout may be hin): h = exp(delta A) h +
+ * delta B u, delta = softplus(dt + bias); states past N stay 0. */
+template <int NM>
+__device__ __forceinline__ void state_step(const ScanArgs &a, const ChunkThread &th,
+                                           const float *A, float bias, long long s,
+                                           const float *hin, float *hout)
+{
+    long long t = th.t(a, s);
+    float dl = softplusf_(a.dtr[t * a.E + th.e] + bias), du = dl * a.u[t * a.E + th.e];
+    const float *Bt = a.Bm + t * a.ldbc;
+#pragma unroll
+    for (int n = 0; n < NM; n++) hout[n] = n < a.N ? expf(dl * A[n]) * hin[n] + du * Bt[n] : 0.0f;
+}
+
+/* A chunk's (A) or (A') result: its value v and decay product P, (N, E). */
+template <int NM>
+__device__ __forceinline__ void store_chunk(const ScanArgs &a, const ChunkThread &th,
+                                            const float *v, const float *P, float *out_v,
+                                            float *out_P)
+{
+#pragma unroll
+    for (int n = 0; n < NM; n++)
+        if (n < a.N) {
+            out_v[th.slot(a, n)] = v[n];
+            out_P[th.slot(a, n)] = P[n];
+        }
+}
+
 /* (A): end state of each chunk from zero, and the product of its decays. */
 template <int NM>
 __global__ void scan_fwd_local_kernel(ScanArgs a, float *h_end, float *decay)
@@ -287,12 +315,7 @@ __global__ void scan_fwd_local_kernel(ScanArgs a, float *h_end, float *decay)
                 P[n] *= da;
             }
     }
-#pragma unroll
-    for (int n = 0; n < NM; n++)
-        if (n < a.N) {
-            h_end[th.slot(a, n)] = h[n];
-            decay[th.slot(a, n)] = P[n];
-        }
+    store_chunk<NM>(a, th, h, P, h_end, decay);
 }
 
 /* (B) and (B'): chain the chunks of one (row, state, channel). Forward:
@@ -367,12 +390,7 @@ __global__ void scan_bwd_local_kernel(ScanArgs a, const float *g_y, float *g_loc
                 P[n] *= da;
             }
     }
-#pragma unroll
-    for (int n = 0; n < NM; n++)
-        if (n < a.N) {
-            g_loc[th.slot(a, n)] = gh[n];
-            decay[th.slot(a, n)] = P[n];
-        }
+    store_chunk<NM>(a, th, gh, P, g_loc, decay);
 }
 
 /* (C'): every gradient of one chunk. The states entering each sub-chunk of
@@ -411,12 +429,7 @@ __global__ void scan_bwd_kernel(ScanArgs a, const float *hsave, const float *g_i
         for (int k = 0; k < SUB; k++) {
             long long s = th.s0 + j * SUB + k;
             if (s >= th.s1) break;
-            long long t = th.t(a, s);
-            float dl = softplusf_(a.dtr[t * a.E + e] + bi), du = dl * a.u[t * a.E + e];
-            const float *Bt = a.Bm + t * a.ldbc;
-#pragma unroll
-            for (int n = 0; n < NM; n++)
-                if (n < N) h[n] = expf(dl * A[n]) * h[n] + du * Bt[n];
+            state_step<NM>(a, th, A, bi, s, h, h);
         }
     }
     for (int j = nsub - 1; j >= 0; j--) {
@@ -426,14 +439,7 @@ __global__ void scan_bwd_kernel(ScanArgs a, const float *hsave, const float *g_i
 #pragma unroll
         for (int k = 0; k < SUB; k++) {
             long long s = th.s0 + j * SUB + k;
-            if (s < th.s1) {
-                long long t = th.t(a, s);
-                float dl = softplusf_(a.dtr[t * a.E + e] + bi), du = dl * a.u[t * a.E + e];
-                const float *Bt = a.Bm + t * a.ldbc;
-#pragma unroll
-                for (int n = 0; n < NM; n++)
-                    hr[k + 1][n] = n < N ? expf(dl * A[n]) * hr[k][n] + du * Bt[n] : 0.0f;
-            }
+            if (s < th.s1) state_step<NM>(a, th, A, bi, s, hr[k], hr[k + 1]);
         }
 #pragma unroll
         for (int k = SUB - 1; k >= 0; k--) {

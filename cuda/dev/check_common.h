@@ -5,9 +5,12 @@
 #define MD_CUDA_DEV_CHECK_COMMON_H
 
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "model.h"
 
@@ -54,6 +57,30 @@ static inline uint8_t *random_tokens(int64_t n, int V)
 static inline void poison(float *x, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) x[i] = NAN;
+}
+
+/* The options of a check program ([--seed N] [--quick]): seeds the
+ * generator and prints the header line. Returns -1 to run, else the exit
+ * status (2: usage; 0: no CUDA device, the checks skipped). */
+static inline int check_start(const char *name, int argc, char **argv, int *quick)
+{
+    uint64_t seed = (uint64_t)time(NULL);
+    *quick = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--quick")) *quick = 1;
+        else {
+            fprintf(stderr, "usage: %s [--seed N] [--quick]\n", name);
+            return 2;
+        }
+    }
+    if (md_device_count() < 1) {
+        printf("%s skipped: no CUDA device\n", name);
+        return 0;
+    }
+    rng_state = seed;
+    printf("%s: seed %llu, %d CPU threads\n", name, (unsigned long long)seed, omp_get_max_threads());
+    return -1;
 }
 
 #endif

@@ -231,23 +231,9 @@ static void check_parse(void)
 
 int main(int argc, char **argv)
 {
-    uint64_t seed = (uint64_t)time(NULL);
-    int quick = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--quick")) quick = 1;
-        else {
-            fprintf(stderr, "usage: forward_check [--seed N] [--quick]\n");
-            return 2;
-        }
-    }
-    if (md_device_count() < 1) {
-        printf("forward_check skipped: no CUDA device\n");
-        return 0;
-    }
-    rng_state = seed;
-    printf("forward_check: seed %llu, %d CPU threads\n", (unsigned long long)seed,
-           omp_get_max_threads());
+    int quick, status = check_start("forward_check", argc, argv, &quick);
+    if (status >= 0) return status;
+    uint64_t seed = rng_state;
     const int MB = MD_ARCH_MAMBA, PH = MD_ARCH_CADUCEUS_PH, PS = MD_ARCH_CADUCEUS_PS;
     const spec cases[] = {
         /* name, arch, D, layers, B, L, chunk, d_state, d_conv, layernorm, mul, unfused */

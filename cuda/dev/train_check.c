@@ -382,23 +382,9 @@ static void check_train_step(const spec *s)
 
 int main(int argc, char **argv)
 {
-    uint64_t seed = (uint64_t)time(NULL);
-    int quick = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--quick")) quick = 1;
-        else {
-            fprintf(stderr, "usage: train_check [--seed N] [--quick]\n");
-            return 2;
-        }
-    }
-    if (md_device_count() < 1) {
-        printf("train_check skipped: no CUDA device\n");
-        return 0;
-    }
-    rng_state = seed;
-    printf("train_check: seed %llu, %d CPU threads\n", (unsigned long long)seed,
-           omp_get_max_threads());
+    int quick, status = check_start("train_check", argc, argv, &quick);
+    if (status >= 0) return status;
+    uint64_t seed = rng_state;
     double t0 = omp_get_wtime();
 
     printf("ops (relative L2 error against the CPU; written outputs NaN-poisoned first)\n");
