@@ -1,6 +1,6 @@
 /* bench/gpu_train.c: GPU training on a Caduceus-131k-size model
  * (caduceus-ps, d_model 256, 16 layers, random weights), float32.
- *   build/bench/gpu_train [--reps N] [--long L] [--scan-L L]
+ *   build/bench/gpu_train [--reps N] [--long L] [--longest L] [--scan-L L]
  *
  * 1. Fine-tune step: batch 256 x 300 bp, classification loss, AdamW
  *    (md_cuda_train_step: loss, gradient, clipping, AdamW on the device,
@@ -9,7 +9,12 @@
  *    tokens/s), target >= 1.0 M tokens/s.
  * 2. Train step: batch 1 x 131,072 (--long), masked-LM loss: seconds and
  *    device memory; peer 0.53 s and 37 GB, target <= 0.15 s, <= 12 GB.
- * 3. The selective-scan kernels of training alone, B=1, E=512, N=16,
+ * 3. Long context, bf16 GEMMs: the 131,072 step again with the layers in
+ *    time chunks of 65,536 (md_cuda_set_train_chunk), and batch 1 x
+ *    1,048,576 (--longest; 0 skips it) with the layer plan chosen by the
+ *    library (whole layers need ~145 GB there, so time chunks): seconds
+ *    and device memory (the bar: fits on one 80 GB GPU).
+ * 4. The selective-scan kernels of training alone, B=1, E=512, N=16,
  *    L=2^20 (--scan-L), fp32: forward saving chunk states, and backward;
  *    with the minimal bytes over the measured device copy bandwidth.
  * Device memory: growth of the device's used memory (cudaMemGetInfo) from
@@ -124,6 +129,23 @@ static double time_steps(md_model *m, int objective, const md_batch *b, int reps
     return median(t, reps);
 }
 
+/* time_steps on a fresh model, batch 1 x L of random bases, 15% of them
+ * masked-LM targets. */
+static double time_mlm(int64_t L, int reps, double *used_gb)
+{
+    md_model *m = new_model(0);
+    uint8_t *tok = malloc((size_t)L), *tgt = malloc((size_t)L);
+    if (!tok || !tgt) die("batch");
+    random_bases(tok, L);
+    for (int64_t i = 0; i < L; i++) tgt[i] = urand() < 0.15 ? tok[i] : MD_TOK_PAD;
+    md_batch lb = {.B = 1, .L = L, .tokens = tok, .targets = tgt};
+    double t = time_steps(m, MD_OBJ_MLM, &lb, reps, used_gb);
+    md_model_free(m);
+    free(tok);
+    free(tgt);
+    return t;
+}
+
 static float *dev_rand(int64_t n, double lo, double hi)
 {
     float *h = malloc((size_t)n * sizeof *h), *d;
@@ -185,7 +207,7 @@ static void bench_scan(int64_t L, double bw)
         float ms;
         cudaEventRecord(e0, 0);
         if (md_cuda_scan_fwd_save(u, dtr, bias, A_log, xdbl + R, xdbl + R + N, X, Dv, z + E, 2 * E,
-                                  1, L, E, N, 1, y, hs, work, NULL) < 0)
+                                  1, L, E, N, 1, NULL, NULL, y, hs, work, NULL) < 0)
             die("scan forward");
         cudaEventRecord(e1, 0);
         check(cudaEventSynchronize(e1), "scan forward");
@@ -193,7 +215,7 @@ static void bench_scan(int64_t L, double bw)
         if (r) tf[r - 1] = ms;
         cudaEventRecord(e0, 0);
         if (md_cuda_scan_bwd(u, dtr, bias, A_log, xdbl + R, xdbl + R + N, X, Dv, z + E, 2 * E, 1, L,
-                             E, N, 1, hs, gy, y, gu, gdtr, gz + E, gbc + R, X, gA, gD, gb, work, NULL) < 0)
+                             E, N, 1, hs, NULL, NULL, gy, y, gu, gdtr, gz + E, gbc + R, X, gA, gD, gb, work, NULL) < 0)
             die("scan backward");
         cudaEventRecord(e1, 0);
         check(cudaEventSynchronize(e1), "scan backward");
@@ -215,13 +237,14 @@ static void bench_scan(int64_t L, double bw)
 int main(int argc, char **argv)
 {
     int reps = 5;
-    int64_t long_L = 131072, scan_L = 1 << 20;
+    int64_t long_L = 131072, longest_L = 1 << 20, scan_L = 1 << 20;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--long") && i + 1 < argc) long_L = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--longest") && i + 1 < argc) longest_L = atoll(argv[++i]);
         else if (!strcmp(argv[i], "--scan-L") && i + 1 < argc) scan_L = atoll(argv[++i]);
         else {
-            fprintf(stderr, "usage: gpu_train [--reps N] [--long L] [--scan-L L]\n");
+            fprintf(stderr, "usage: gpu_train [--reps N] [--long L] [--longest L] [--scan-L L]\n");
             return 2;
         }
     }
@@ -258,18 +281,23 @@ int main(int argc, char **argv)
         free(labels);
 
         printf("\n== train step, batch 1 x %lld, masked LM, %s ==\n", (long long)long_L, pnames[pi]);
-        m = new_model(0);
-        tok = malloc((size_t)long_L);
-        uint8_t *tgt = malloc((size_t)long_L);
-        random_bases(tok, long_L);
-        for (int64_t i = 0; i < long_L; i++) tgt[i] = urand() < 0.15 ? tok[i] : MD_TOK_PAD;
-        md_batch lb = {.B = 1, .L = long_L, .tokens = tok, .targets = tgt};
-        t_tr[pi] = time_steps(m, MD_OBJ_MLM, &lb, reps < 3 ? reps : 3, &used_tr[pi]);
+        t_tr[pi] = time_mlm(long_L, reps < 3 ? reps : 3, &used_tr[pi]);
         printf("  %.3f s per step; device memory +%.2f GB (peer 0.53 s, 37 GB; target <= 0.15 s, "
                "<= 12 GB)\n", t_tr[pi], used_tr[pi]);
-        md_model_free(m);
-        free(tok);
-        free(tgt);
+    }
+
+    printf("\n== train step, batch 1 x %lld, masked LM, bf16 GEMMs, layers in time chunks of "
+           "65536 ==\n", (long long)long_L);
+    double t_ch, used_ch, t_1m = 0, used_1m = 0;
+    md_cuda_set_train_chunk(65536);
+    t_ch = time_mlm(long_L, reps < 3 ? reps : 3, &used_ch);
+    md_cuda_set_train_chunk(0);
+    printf("  %.3f s per step; device memory +%.2f GB\n", t_ch, used_ch);
+    if (longest_L > 0) {
+        printf("\n== train step, batch 1 x %lld, masked LM, bf16 GEMMs, the library's layer plan "
+               "==\n", (long long)longest_L);
+        t_1m = time_mlm(longest_L, 1, &used_1m);
+        printf("  %.3f s per step; device memory +%.2f GB (bar: fits in 80 GB)\n", t_1m, used_1m);
     }
     md_cuda_set_precision(MD_CUDA_FP32);
 
@@ -285,6 +313,15 @@ int main(int argc, char **argv)
            "0.53 s", "0.15 s");
     printf("%-44s %9.2f GB %9.2f GB %10s %10s\n", "  its device memory", used_tr[0], used_tr[1],
            "37 GB", "12 GB");
+    printf("%-44s %12s %10.3f s %10s %10s\n", "  layers in time chunks of 65536", "", t_ch,
+           "0.53 s", "0.15 s");
+    printf("%-44s %12s %9.2f GB %10s %10s\n", "  its device memory", "", used_ch, "37 GB", "12 GB");
+    if (longest_L > 0) {
+        char what[64];
+        snprintf(what, sizeof what, "train step 1 x %lld", (long long)longest_L);
+        printf("%-44s %12s %10.3f s %10s %10s\n", what, "", t_1m, "OOM", "");
+        printf("%-44s %12s %9.2f GB %10s %10s\n", "  its device memory", "", used_1m, "", "80 GB");
+    }
     return 0;
 }
 #endif

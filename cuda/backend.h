@@ -164,19 +164,27 @@ int md_cuda_conv_bwd(const float *x, long long ldx, const float *w, const float 
 size_t md_cuda_train_scan_workspace(int rows, long long Ls, int E, int N);
 /** hsave (rows, ceil(Ls / MD_SCAN_CHUNK), N, E): the states entering each
  *  chunk, as md_grad_scan_fwd. The chunks run in parallel (a pass chains
- *  their states); work: md_cuda_train_scan_workspace() bytes. */
+ *  their states); work: md_cuda_train_scan_workspace() bytes. A segment of
+ *  a longer sequence: h_first (rows, N, E) is the state before its first
+ *  step in scan order (NULL: zero), h_last receives the state after its
+ *  last step (NULL: not wanted; it may be h_first). */
 int md_cuda_scan_fwd_save(const float *u, const float *dtr, const float *bias, const float *A_log,
                           const float *Bm, const float *Cm, long long ldbc, const float *Dv,
                           const float *z, long long ldz, int rows, long long Ls, int E, int N,
-                          int dir, float *y, float *hsave, float *work, void *stream);
+                          int dir, const float *h_first, float *h_last, float *y, float *hsave,
+                          float *work, void *stream);
 /** As md_grad_scan_bwd (no partial buffer: g_B / g_C summed with atomics,
- *  the per-channel sums over chunks in order), chunks in parallel. */
+ *  the per-channel sums over chunks in order), chunks in parallel. For a
+ *  segment (hsave from md_cuda_scan_fwd_save with its h_first): g_last
+ *  (rows, N, E) is the gradient of the state after its last step from the
+ *  steps that follow (NULL: zero), g_first receives the gradient of
+ *  h_first (NULL: not wanted; it may be g_last). */
 int md_cuda_scan_bwd(const float *u, const float *dtr, const float *bias, const float *A_log,
                      const float *Bm, const float *Cm, long long ldbc, const float *Dv,
                      const float *z, long long ldz, int rows, long long Ls, int E, int N, int dir,
-                     const float *hsave, const float *g_y, float *y, float *g_u, float *g_dtr,
-                     float *g_z, float *g_bc, long long ldg, float *g_A_log, float *g_D,
-                     float *g_bias, float *work, void *stream);
+                     const float *hsave, const float *g_last, float *g_first, const float *g_y,
+                     float *y, float *g_u, float *g_dtr, float *g_z, float *g_bc, long long ldg,
+                     float *g_A_log, float *g_D, float *g_bias, float *work, void *stream);
 /** dst = the PS strand swap of src (2P rows of L x D), out of place. */
 int md_cuda_swap_strands(const float *src, int P, long long L, int D, float *dst, void *stream);
 /** out = a + b and out = a * b, n elements (out may alias a or b). */
@@ -230,6 +238,12 @@ int md_cuda_train_step(struct md_model *m, int device, int objective,
  *  while md_cuda_set_profiling(1) is on: fills up to n entries (either
  *  array may be NULL); returns the number of kinds. */
 int md_cuda_train_profile(double *seconds, const char **names, int n);
+/** Run the layers of later training steps in time chunks of `positions`
+ *  (each sequence in turn, states carried between chunks: the layer's
+ *  memory no longer grows with the length); 0, the default: whole layers
+ *  when they fit in the device's free memory, else the longest chunks (of
+ *  at most 65,536) that fit. */
+void md_cuda_set_train_chunk(long long positions);
 
 /** Copy the device AdamW moments (and step count) into a. */
 int md_cuda_train_sync_moments(struct md_model *m, struct md_adamw *a);

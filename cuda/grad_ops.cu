@@ -319,10 +319,13 @@ __global__ void scan_fwd_local_kernel(ScanArgs a, float *h_end, float *decay)
 }
 
 /* (B) and (B'): chain the chunks of one (row, state, channel). Forward:
- * out[c] = the value entering chunk c, out[0] = 0, out[c+1] = P[c] out[c]
- * + loc[c]. Backward (rev): from the last chunk down. */
+ * out[c] = the value entering chunk c, out[0] = first (0 when NULL),
+ * out[c+1] = P[c] out[c] + loc[c], and the value leaving the last chunk to
+ * last (when not NULL; it may be first). Backward (rev): from the last
+ * chunk down. first and last are (rows, N, E). */
 __global__ void scan_chain_kernel(const float *loc, const float *decay, int rows, long long chunks,
-                                  int N, int E, int rev, float *out)
+                                  int N, int E, int rev, const float *first, float *out,
+                                  float *last)
 {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= (long long)rows * N * E) return;
@@ -330,12 +333,13 @@ __global__ void scan_chain_kernel(const float *loc, const float *decay, int rows
     const long long stride = (long long)N * E;
     const float *lr = loc + r * chunks * stride + ne, *pr = decay + r * chunks * stride + ne;
     float *orow = out + r * chunks * stride + ne;
-    float v = 0;
+    float v = first ? first[i] : 0.0f;
     for (long long k = 0; k < chunks; k++) {
         long long c = rev ? chunks - 1 - k : k;
         orow[c * stride] = v;
         v = pr[c * stride] * v + lr[c * stride];
     }
+    if (last) last[i] = v;
 }
 
 /* (C): y of each chunk from its entering state. */
@@ -788,7 +792,8 @@ static int scan_args(ScanArgs *a, const float *u, const float *dtr, const float 
 int md_cuda_scan_fwd_save(const float *u, const float *dtr, const float *bias, const float *A_log,
                           const float *Bm, const float *Cm, long long ldbc, const float *Dv,
                           const float *z, long long ldz, int rows, long long Ls, int E, int N,
-                          int dir, float *y, float *hsave, float *work, void *stream)
+                          int dir, const float *h_first, float *h_last, float *y, float *hsave,
+                          float *work, void *stream)
 {
     if (rows <= 0 || Ls <= 0) return 0;
     ScanArgs a;
@@ -803,7 +808,7 @@ int md_cuda_scan_fwd_save(const float *u, const float *dtr, const float *bias, c
 #undef LAUNCH
     if ((ret = launched("selective scan forward, chunk pass"))) return ret;
     scan_chain_kernel<<<blocks_for((long long)rows * N * E, 256), 256, 0, st>>>(
-        h_end, decay, rows, a.chunks, N, E, 0, hsave);
+        h_end, decay, rows, a.chunks, N, E, 0, h_first, hsave, h_last);
     if ((ret = launched("selective scan forward, chain pass"))) return ret;
 #define LAUNCH(NM) scan_fwd_out_kernel<NM><<<grid, 64, 0, st>>>(a, hsave, y)
     SCAN_DISPATCH(N, LAUNCH);
@@ -814,9 +819,9 @@ int md_cuda_scan_fwd_save(const float *u, const float *dtr, const float *bias, c
 int md_cuda_scan_bwd(const float *u, const float *dtr, const float *bias, const float *A_log,
                      const float *Bm, const float *Cm, long long ldbc, const float *Dv,
                      const float *z, long long ldz, int rows, long long Ls, int E, int N, int dir,
-                     const float *hsave, const float *g_y, float *y, float *g_u, float *g_dtr,
-                     float *g_z, float *g_bc, long long ldg, float *g_A_log, float *g_D,
-                     float *g_bias, float *work, void *stream)
+                     const float *hsave, const float *g_last, float *g_first, const float *g_y,
+                     float *y, float *g_u, float *g_dtr, float *g_z, float *g_bc, long long ldg,
+                     float *g_A_log, float *g_D, float *g_bias, float *work, void *stream)
 {
     if (rows <= 0 || Ls <= 0) return 0;
     ScanArgs a;
@@ -831,7 +836,7 @@ int md_cuda_scan_bwd(const float *u, const float *dtr, const float *bias, const 
 #undef LAUNCH
     if ((ret = launched("selective scan backward, chunk pass"))) return ret;
     scan_chain_kernel<<<blocks_for((long long)rows * N * E, 256), 256, 0, st>>>(
-        g_loc, decay, rows, a.chunks, N, E, 1, g_in);
+        g_loc, decay, rows, a.chunks, N, E, 1, g_last, g_in, g_first);
     if ((ret = launched("selective scan backward, chain pass"))) return ret;
     /* N <= 16: sub-chunks of 4 steps in registers and the reduce-scatter;
      * larger N: one step at a time and warp sums (register budget) */

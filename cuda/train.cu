@@ -173,6 +173,17 @@ int gemm_tn_acc(GpuModel *g, long long S, int N, int K, const float *G, int ldg,
 
 /* ---- one step's buffers ------------------------------------------------- */
 
+/* Two ways to run a layer. Whole: every position of the batch at once, the
+ * layer's buffers sized for all of them, the scan states of the forward
+ * kept for the backward. Time chunks: one sequence at a time in chunks of
+ * C positions (each with d_conv - 1 positions of context either side), the
+ * scans carrying their states (forward) and adjoints (backward) from chunk
+ * to chunk; the forward keeps only the state leaving each chunk: the
+ * layer's memory no longer grows with the length, only the residual
+ * stream does. */
+long long g_train_chunk = 0; /* md_cuda_set_train_chunk: 0 automatic */
+constexpr long long AUTO_CHUNK = 65536;
+
 struct Step {
     md_model *m;
     GpuModel *g;
@@ -182,6 +193,7 @@ struct Step {
     int B, rows, dirs, want_grads;
     long long L, T;
     int D, E, N, R, X, K, V;
+    long long C;         /* time-chunk length; 0: whole layers */
     /* whole step */
     uint8_t *tok;        /* (T) */
     uint8_t *tgt;        /* (B, L) LM targets */
@@ -189,35 +201,45 @@ struct Step {
     float *stream;       /* (n_layer, T, D) residual stream entering each layer */
     float *h, *sf, *out, *gout, *g_r; /* (T, D) */
     float *mean_f, *rstd_f;           /* (T) */
-    float *hsave_all;    /* (n_layer or 1, dirs, n_save) */
-    long long n_save;    /* rows x chunks x N x E */
+    float *hsave_all;    /* whole: (n_layer or 1, dirs, n_save); chunks: (n_save) */
+    long long n_save;    /* rows x chunks x N x E of one scan call */
+    long long n_bounds;  /* rows x dirs x L / C x N x E: one layer's bounds */
     float *Z;            /* (T, V) LM logits, then their gradient */
     float *Wc, *gWc;     /* (V, D) complemented embedding rows, their gradient */
     float *f, *g_f;      /* (rows, D) pooled features, their gradient */
-    /* one layer */
-    float *normed, *mean, *rstd;       /* (T, D), (T), (T) */
-    float *xz, *g_xz;                  /* (T, 2E) */
-    float *u[2], *xdbl[2], *dtr[2], *y[2], *hsave[2]; /* (T, E) (T, X) (T, E) (T, E) */
-    float *o[2], *g_o;                 /* (T, D), multiplicative combine */
-    float *g_y, *g_u, *g_dtr;          /* (T, E) */
-    float *g_xdbl;                     /* (T, X) */
-    float *g_normed;                   /* (T, D) */
+    /* time chunks */
+    float *bounds;       /* (n_layer or 1, rows, dirs, L / C chunks, N, E) state leaving each chunk */
+    float *layer_bounds; /* the current layer's part of bounds */
+    float *carry;        /* (N, E) adjoint passed between chunks */
+    float *o_row[2];     /* (L, D) each direction's output of one sequence, multiplicative combine */
+    /* one layer: W = T positions (whole layers) or C + 2 (d_conv - 1) */
+    float *normed, *mean, *rstd;       /* (W, D), (W), (W) */
+    float *xz, *g_xz;                  /* (W, 2E) */
+    float *u[2], *xdbl[2], *dtr[2], *y[2], *hsave[2]; /* (W, E) (W, X) (W, E) (W, E) */
+    float *o[2], *g_o;                 /* (W, D), multiplicative combine */
+    float *g_y, *g_u, *g_dtr;          /* (W, E) */
+    float *g_xdbl;                     /* (W, X) */
+    float *g_normed;                   /* (W, D) */
     float *scan_work;                  /* md_cuda_train_scan_workspace() */
 
     float *P(const float *hp) const { return dp(g, m, hp); }
     float *G(const float *hp) const { return hp ? tc->grads + (hp - m->params) : nullptr; }
 };
 
-/* Carve the arena (grown when needed). */
-int step_alloc(Step &s, int objective)
+/* The arena items of a step run with time chunks of C (0: whole layers). */
+struct Item { void **p; size_t bytes; };
+
+std::vector<Item> step_items(Step &s, int objective, long long C)
 {
     const md_config *c = s.c;
     long long T = s.T, D = s.D, E = s.E, X = s.X;
-    int mul = s.dirs == 2 && c->combine == MD_COMBINE_MUL;
+    int mul = s.dirs == 2 && c->combine == MD_COMBINE_MUL, two = s.dirs == 2 && !C;
     int lm = objective != MD_OBJ_CLASSIFY;
-    long long chunks = (s.L + MD_SCAN_CHUNK - 1) / MD_SCAN_CHUNK;
-    s.n_save = (long long)s.rows * chunks * s.N * E;
-    struct Item { void **p; size_t bytes; } items[] = {
+    long long W = C ? C + 2 * (s.K - 1) : T, seg = C ? C : s.L, rows = C ? 1 : s.rows;
+    long long n_save = rows * ((seg + MD_SCAN_CHUNK - 1) / MD_SCAN_CHUNK) * s.N * E;
+    long long n_chunks = C ? (s.L + C - 1) / C : 0;
+    size_t hsave_bytes = (size_t)(C ? 1 : (s.want_grads ? c->n_layer : 1) * s.dirs) * n_save * 4;
+    return {
         {(void **)&s.tok, (size_t)T},
         {(void **)&s.tgt, lm ? (size_t)s.B * s.L : 0},
         {(void **)&s.comp, (size_t)s.V},
@@ -229,38 +251,71 @@ int step_alloc(Step &s, int objective)
         {(void **)&s.g_r, (size_t)T * D * 4},
         {(void **)&s.mean_f, (size_t)T * 4},
         {(void **)&s.rstd_f, (size_t)T * 4},
-        {(void **)&s.hsave_all, (size_t)(s.want_grads ? c->n_layer : 1) * s.dirs * s.n_save * 4},
+        {(void **)&s.hsave_all, hsave_bytes},
         {(void **)&s.Z, lm ? (size_t)T * s.V * 4 : 0},
         {(void **)&s.Wc, (size_t)s.V * D * 4},
         {(void **)&s.gWc, (size_t)s.V * D * 4},
         {(void **)&s.f, (size_t)s.rows * D * 4},
         {(void **)&s.g_f, (size_t)s.rows * D * 4},
-        {(void **)&s.normed, (size_t)T * D * 4},
-        {(void **)&s.mean, (size_t)T * 4},
-        {(void **)&s.rstd, (size_t)T * 4},
-        {(void **)&s.xz, (size_t)T * 2 * E * 4},
-        {(void **)&s.g_xz, (size_t)T * 2 * E * 4},
-        {(void **)&s.u[0], (size_t)T * E * 4},
-        {(void **)&s.u[1], s.dirs == 2 ? (size_t)T * E * 4 : 0},
-        {(void **)&s.xdbl[0], (size_t)T * X * 4},
-        {(void **)&s.xdbl[1], s.dirs == 2 ? (size_t)T * X * 4 : 0},
-        {(void **)&s.dtr[0], (size_t)T * E * 4},
-        {(void **)&s.dtr[1], s.dirs == 2 ? (size_t)T * E * 4 : 0},
-        {(void **)&s.y[0], (size_t)T * E * 4},
-        {(void **)&s.y[1], s.dirs == 2 ? (size_t)T * E * 4 : 0},
-        {(void **)&s.o[0], mul ? (size_t)T * D * 4 : 0},
-        {(void **)&s.o[1], mul ? (size_t)T * D * 4 : 0},
-        {(void **)&s.g_o, mul ? (size_t)T * D * 4 : 0},
-        {(void **)&s.g_y, (size_t)T * E * 4},
-        {(void **)&s.g_u, (size_t)T * E * 4},
-        {(void **)&s.g_dtr, (size_t)T * E * 4},
-        {(void **)&s.g_xdbl, (size_t)T * X * 4},
-        {(void **)&s.g_normed, (size_t)T * D * 4},
-        {(void **)&s.scan_work, md_cuda_train_scan_workspace(s.rows, s.L, s.E, s.N)},
+        {(void **)&s.bounds, (size_t)((s.want_grads ? c->n_layer : 1) * s.rows * s.dirs * n_chunks *
+                                      s.N * E * 4)},
+        {(void **)&s.carry, C ? (size_t)s.N * E * 4 : 0},
+        {(void **)&s.o_row[0], C && mul ? (size_t)s.L * D * 4 : 0},
+        {(void **)&s.o_row[1], C && mul ? (size_t)s.L * D * 4 : 0},
+        {(void **)&s.normed, (size_t)W * D * 4},
+        {(void **)&s.mean, (size_t)W * 4},
+        {(void **)&s.rstd, (size_t)W * 4},
+        {(void **)&s.xz, (size_t)W * 2 * E * 4},
+        {(void **)&s.g_xz, (size_t)W * 2 * E * 4},
+        {(void **)&s.u[0], (size_t)W * E * 4},
+        {(void **)&s.u[1], two ? (size_t)W * E * 4 : 0},
+        {(void **)&s.xdbl[0], (size_t)W * X * 4},
+        {(void **)&s.xdbl[1], two ? (size_t)W * X * 4 : 0},
+        {(void **)&s.dtr[0], (size_t)W * E * 4},
+        {(void **)&s.dtr[1], two ? (size_t)W * E * 4 : 0},
+        {(void **)&s.y[0], (size_t)W * E * 4},
+        {(void **)&s.y[1], two ? (size_t)W * E * 4 : 0},
+        {(void **)&s.o[0], mul ? (size_t)W * D * 4 : 0},
+        {(void **)&s.o[1], mul && !C ? (size_t)W * D * 4 : 0},
+        {(void **)&s.g_o, mul ? (size_t)W * D * 4 : 0},
+        {(void **)&s.g_y, (size_t)W * E * 4},
+        {(void **)&s.g_u, (size_t)W * E * 4},
+        {(void **)&s.g_dtr, (size_t)W * E * 4},
+        {(void **)&s.g_xdbl, (size_t)W * X * 4},
+        {(void **)&s.g_normed, (size_t)W * D * 4},
+        {(void **)&s.scan_work, md_cuda_train_scan_workspace((int)rows, seg, s.E, s.N)},
     };
+}
+
+size_t items_bytes(const std::vector<Item> &items)
+{
     size_t need = 0;
     for (const Item &it : items) need += up256(it.bytes);
+    return need;
+}
+
+/* Choose whole layers or time chunks (md_cuda_set_train_chunk, or whole
+ * layers when they fit in the device's free memory, else the longest
+ * chunks that fit) and carve the arena (grown when needed). */
+int step_alloc(Step &s, int objective)
+{
     TrainCtx *tc = s.tc;
+    const size_t margin = (size_t)1 << 30; /* cuBLAS workspaces, the allocator's granularity */
+    size_t fr = 0, tot = 0;
+    TRY(cu(cudaMemGetInfo(&fr, &tot), "device memory"));
+    size_t avail = fr + tc->arena_bytes > margin ? fr + tc->arena_bytes - margin : 0;
+    long long C = g_train_chunk > 0 ? (g_train_chunk < s.L ? g_train_chunk : s.L) : 0;
+    size_t need = items_bytes(step_items(s, objective, C));
+    for (long long c = s.L < AUTO_CHUNK ? s.L : AUTO_CHUNK; !g_train_chunk && need > avail && c >= 1024;
+         c /= 2) {
+        C = c;
+        need = items_bytes(step_items(s, objective, C));
+    }
+    s.C = C;
+    std::vector<Item> items = step_items(s, objective, C);
+    long long seg = C ? C : s.L, rows = C ? 1 : s.rows;
+    s.n_save = rows * ((seg + MD_SCAN_CHUNK - 1) / MD_SCAN_CHUNK) * s.N * s.E;
+    s.n_bounds = C ? s.rows * s.dirs * ((s.L + C - 1) / C) * s.N * s.E : 0;
     if (tc->arena_bytes < need) {
         cudaFree(tc->arena);
         tc->arena = nullptr;
@@ -268,7 +323,6 @@ int step_alloc(Step &s, int objective)
         if (cudaMalloc(&tc->arena, need) != cudaSuccess) {
             cudaGetLastError();
             tc->arena = nullptr;
-            size_t fr = 0, tot = 0;
             cudaMemGetInfo(&fr, &tot);
             return md_error(MD_ERR_NOMEM,
                             "GPU out of memory on cuda:%d: a training step over %d x %lld "
@@ -287,74 +341,140 @@ int step_alloc(Step &s, int objective)
 
 /* ---- the network, as src/grad_model.inc ---------------------------------- */
 
-int dir_fwd(Step &s, const md_mixer_params *p, int d, int scan)
+/* Where a direction's ops run in the layer buffers: `rows` sequences of Lw
+ * positions (the conv1d runs over all of them), of which the `len` from
+ * `off` on are computed (GEMMs, scan; rows is 1 unless they are all). w0:
+ * the window's first position in its sequence. */
+struct Span {
+    int rows;
+    long long w0, Lw, off, len;
+};
+
+Span whole_span(const Step &s) { return Span{s.rows, 0, s.L, 0, s.L}; }
+
+/* Time chunk c of one sequence with d_conv - 1 positions of context either
+ * side. */
+Span chunk_span(const Step &s, long long c)
+{
+    long long t0 = c * s.C, t1 = t0 + s.C < s.L ? t0 + s.C : s.L, halo = s.K - 1;
+    long long w0 = t0 > halo ? t0 - halo : 0, w1 = t1 + halo < s.L ? t1 + halo : s.L;
+    return Span{1, w0, w1 - w0, t0 - w0, t1 - t0};
+}
+
+/* Direction d's conv1d, projections and (with scan) scan over buffer set b,
+ * the scan starting from h_first and leaving its last state in h_last. */
+int dir_fwd(Step &s, const md_mixer_params *p, int d, int b, const Span &sp, int scan,
+            const float *h_first, float *h_last)
 {
     int E = s.E, N = s.N, R = s.R, X = s.X, dir = d ? -1 : 1;
-    OP(T_CONV, md_cuda_conv_fwd(s.xz, 2 * E, s.P(p->conv_w), s.P(p->conv_b), s.rows, s.L, E, s.K, dir,
-                         s.u[d], s.st));
-    OP(T_GEMM, gemm_nt(s.g, s.T, X, E, s.u[d], E, s.P(p->x_proj), E, s.xdbl[d], X, 0));
-    OP(T_GEMM, gemm_nt(s.g, s.T, E, R, s.xdbl[d], X, s.P(p->dt_proj_w), R, s.dtr[d], E, 0));
+    long long n = sp.rows * sp.len, o = sp.off;
+    OP(T_CONV, md_cuda_conv_fwd(s.xz, 2 * E, s.P(p->conv_w), s.P(p->conv_b), sp.rows, sp.Lw, E, s.K,
+                                dir, s.u[b], s.st));
+    OP(T_GEMM, gemm_nt(s.g, n, X, E, s.u[b] + o * E, E, s.P(p->x_proj), E, s.xdbl[b] + o * X, X, 0));
+    OP(T_GEMM, gemm_nt(s.g, n, E, R, s.xdbl[b] + o * X, X, s.P(p->dt_proj_w), R, s.dtr[b] + o * E,
+                       E, 0));
     if (scan)
-        OP(T_SCAN_F, md_cuda_scan_fwd_save(s.u[d], s.dtr[d], s.P(p->dt_proj_b), s.P(p->A_log),
-                                  s.xdbl[d] + R, s.xdbl[d] + R + N, X, s.P(p->D), s.xz + E, 2 * E,
-                                  s.rows, s.L, E, N, dir, s.y[d], s.hsave[d], s.scan_work, s.st));
+        OP(T_SCAN_F, md_cuda_scan_fwd_save(s.u[b] + o * E, s.dtr[b] + o * E, s.P(p->dt_proj_b),
+                                           s.P(p->A_log), s.xdbl[b] + o * X + R,
+                                           s.xdbl[b] + o * X + R + N, X, s.P(p->D),
+                                           s.xz + o * 2 * E + E, 2 * E, sp.rows, sp.len, E, N, dir,
+                                           h_first, h_last, s.y[b] + o * E, s.hsave[b],
+                                           s.scan_work, s.st));
     return 0;
 }
 
-int dir_bwd(Step &s, const md_mixer_params *p, int d)
+/* Direction d's backward from g_y into g_xz (accumulated), the scan's
+ * adjoint entering from the later steps g_last and leaving in g_first. */
+int dir_bwd(Step &s, const md_mixer_params *p, int d, int b, const Span &sp, const float *g_last,
+            float *g_first)
 {
     int E = s.E, N = s.N, R = s.R, X = s.X, dir = d ? -1 : 1;
-    long long T = s.T;
-    OP(T_OTHER, cu(cudaMemsetAsync(s.g_xdbl, 0, (size_t)T * X * 4, s.st), "memset"));
-    OP(T_SCAN_B, md_cuda_scan_bwd(s.u[d], s.dtr[d], s.P(p->dt_proj_b), s.P(p->A_log), s.xdbl[d] + R,
-                         s.xdbl[d] + R + N, X, s.P(p->D), s.xz + E, 2 * E, s.rows, s.L, E, N, dir,
-                         s.hsave[d], s.g_y, s.y[d], s.g_u, s.g_dtr, s.g_xz + E, s.g_xdbl + R, X,
-                         s.G(p->A_log), s.G(p->D), s.G(p->dt_proj_b), s.scan_work, s.st));
-    OP(T_GEMM, gemm_nn(s.g, T, R, E, s.g_dtr, E, s.P(p->dt_proj_w), R, s.g_xdbl, X, 0));
-    OP(T_GEMM, gemm_tn_acc(s.g, T, E, R, s.g_dtr, E, s.xdbl[d], X, s.G(p->dt_proj_w), R));
-    OP(T_GEMM, gemm_nn(s.g, T, E, X, s.g_xdbl, X, s.P(p->x_proj), E, s.g_u, E, 1));
-    OP(T_GEMM, gemm_tn_acc(s.g, T, X, E, s.g_xdbl, X, s.u[d], E, s.G(p->x_proj), E));
+    long long n = sp.rows * sp.len, o = sp.off, all = sp.rows * sp.Lw;
+    OP(T_OTHER, cu(cudaMemsetAsync(s.g_xdbl, 0, (size_t)all * X * 4, s.st), "memset"));
+    if (sp.len < sp.Lw) /* the context positions feed the conv1d backward nothing */
+        OP(T_OTHER, cu(cudaMemsetAsync(s.g_u, 0, (size_t)all * E * 4, s.st), "memset"));
+    OP(T_SCAN_B, md_cuda_scan_bwd(s.u[b] + o * E, s.dtr[b] + o * E, s.P(p->dt_proj_b), s.P(p->A_log),
+                                  s.xdbl[b] + o * X + R, s.xdbl[b] + o * X + R + N, X, s.P(p->D),
+                                  s.xz + o * 2 * E + E, 2 * E, sp.rows, sp.len, E, N, dir,
+                                  s.hsave[b], g_last, g_first, s.g_y + o * E, s.y[b] + o * E,
+                                  s.g_u + o * E, s.g_dtr + o * E, s.g_xz + o * 2 * E + E,
+                                  s.g_xdbl + o * X + R, X, s.G(p->A_log), s.G(p->D),
+                                  s.G(p->dt_proj_b), s.scan_work, s.st));
+    OP(T_GEMM, gemm_nn(s.g, n, R, E, s.g_dtr + o * E, E, s.P(p->dt_proj_w), R, s.g_xdbl + o * X, X, 0));
+    OP(T_GEMM, gemm_tn_acc(s.g, n, E, R, s.g_dtr + o * E, E, s.xdbl[b] + o * X, X, s.G(p->dt_proj_w), R));
+    OP(T_GEMM, gemm_nn(s.g, n, E, X, s.g_xdbl + o * X, X, s.P(p->x_proj), E, s.g_u + o * E, E, 1));
+    OP(T_GEMM, gemm_tn_acc(s.g, n, X, E, s.g_xdbl + o * X, X, s.u[b] + o * E, E, s.G(p->x_proj), E));
     /* g_dtr is free again: the conv backward's scratch */
-    return md_cuda_conv_bwd(s.xz, 2 * E, s.P(p->conv_w), s.P(p->conv_b), s.rows, s.L, E, s.K, dir,
-                            s.g_u, s.g_dtr, s.g_xz, s.G(p->conv_w), s.G(p->conv_b), s.st);
+    return md_cuda_conv_bwd(s.xz, 2 * E, s.P(p->conv_w), s.P(p->conv_b), sp.rows, sp.Lw, E, s.K,
+                            dir, s.g_u, s.g_dtr, s.g_xz, s.G(p->conv_w), s.G(p->conv_b), s.st);
 }
 
-/* Layer forward from r (T, D) into hidden; hidden NULL: the recomputation
- * of the backward (no scan unless the combine multiplies). */
+/* The norm and input projection of n positions of r (n, D) into xz. */
+int layer_in(Step &s, const md_layer_params *l, const float *r, long long n)
+{
+    const md_config *c = s.c;
+    OP(T_NORM, md_cuda_norm_fwd_stats(c->rms_norm, r, s.P(l->norm_w), s.P(l->norm_b), n, s.D,
+                                      c->norm_eps, s.normed, s.mean, s.rstd, s.st));
+    OP(T_GEMM, gemm_nt(s.g, n, 2 * s.E, s.D, s.normed, s.D, s.P(l->fwd.in_proj), s.D, s.xz, 2 * s.E, 0));
+    return 0;
+}
+
+/* Backward of layer_in from g_xz: g_r (n, D) += the gradient of r. */
+int layer_in_bwd(Step &s, const md_layer_params *l, const float *r, long long n, float *g_r)
+{
+    const md_config *c = s.c;
+    int D = s.D, E = s.E;
+    OP(T_GEMM, gemm_nn(s.g, n, D, 2 * E, s.g_xz, 2 * E, s.P(l->fwd.in_proj), D, s.g_normed, D, 0));
+    OP(T_GEMM, gemm_tn_acc(s.g, n, 2 * E, D, s.g_xz, 2 * E, s.normed, D, s.G(l->fwd.in_proj), D));
+    return md_cuda_norm_bwd(c->rms_norm, r, s.P(l->norm_w), s.mean, s.rstd, s.g_normed, n, D, g_r,
+                            1, s.G(l->norm_w), s.G(l->norm_b), s.st);
+}
+
+/* out (n, D) = y (n, E) out_proj^T [+ beta out] */
+int out_proj(Step &s, const md_layer_params *l, const float *y, long long n, float *out, float beta)
+{
+    OP(T_GEMM, gemm_nt(s.g, n, s.D, s.E, y, s.E, s.P(l->fwd.out_proj), s.E, out, s.D, beta));
+    return 0;
+}
+
+/* Whole layer forward from r (T, D) into hidden; hidden NULL: the
+ * recomputation of the backward (no scan unless the combine multiplies). */
 int layer_fwd(Step &s, const md_layer_params *l, const float *r, float *hidden)
 {
     const md_config *c = s.c;
     long long T = s.T;
     int D = s.D, E = s.E;
     int bidir = s.dirs == 2, mul = bidir && c->combine == MD_COMBINE_MUL, scan = hidden || mul;
-    OP(T_NORM, md_cuda_norm_fwd_stats(c->rms_norm, r, s.P(l->norm_w), s.P(l->norm_b), T, D, c->norm_eps,
-                               s.normed, s.mean, s.rstd, s.st));
-    OP(T_GEMM, gemm_nt(s.g, T, 2 * E, D, s.normed, D, s.P(l->fwd.in_proj), D, s.xz, 2 * E, 0));
-    TRY(dir_fwd(s, &l->fwd, 0, scan));
-    if (bidir) TRY(dir_fwd(s, &l->rev, 1, scan));
+    Span sp = whole_span(s);
+    TRY(layer_in(s, l, r, T));
+    TRY(dir_fwd(s, &l->fwd, 0, 0, sp, scan, nullptr, nullptr));
+    if (bidir) TRY(dir_fwd(s, &l->rev, 1, 1, sp, scan, nullptr, nullptr));
     if (mul) {
-        OP(T_GEMM, gemm_nt(s.g, T, D, E, s.y[0], E, s.P(l->fwd.out_proj), E, s.o[0], D, 0));
-        OP(T_GEMM, gemm_nt(s.g, T, D, E, s.y[1], E, s.P(l->fwd.out_proj), E, s.o[1], D, 0));
+        TRY(out_proj(s, l, s.y[0], T, s.o[0], 0));
+        TRY(out_proj(s, l, s.y[1], T, s.o[1], 0));
         if (hidden) OP(T_OTHER, md_cuda_mul(s.o[0], s.o[1], T * D, hidden, s.st));
     } else if (hidden) {
         if (bidir) OP(T_OTHER, md_cuda_add(s.y[0], s.y[1], T * E, s.y[0], s.st));
-        OP(T_GEMM, gemm_nt(s.g, T, D, E, s.y[0], E, s.P(l->fwd.out_proj), E, hidden, D, 0));
+        TRY(out_proj(s, l, s.y[0], T, hidden, 0));
     }
     return 0;
 }
 
+/* Whole layer backward: g_r (T, D) += the gradient of r from g_h. */
 int layer_bwd(Step &s, const md_layer_params *l, const float *r, const float *g_h, float *g_r)
 {
     const md_config *c = s.c;
     long long T = s.T;
     int D = s.D, E = s.E, bidir = s.dirs == 2;
+    Span sp = whole_span(s);
     TRY(layer_fwd(s, l, r, nullptr));
     OP(T_OTHER, cu(cudaMemsetAsync(s.g_xz, 0, (size_t)T * 2 * E * 4, s.st), "memset"));
     const float *W_out = s.P(l->fwd.out_proj);
     float *dW_out = s.G(l->fwd.out_proj);
     if (!bidir || c->combine == MD_COMBINE_ADD) {
         OP(T_GEMM, gemm_nn(s.g, T, E, D, g_h, D, W_out, E, s.g_y, E, 0));
-        for (int d = 0; d < 1 + bidir; d++) TRY(dir_bwd(s, d ? &l->rev : &l->fwd, d));
+        for (int d = 0; d < 1 + bidir; d++)
+            TRY(dir_bwd(s, d ? &l->rev : &l->fwd, d, d, sp, nullptr, nullptr));
         if (bidir) OP(T_OTHER, md_cuda_add(s.y[0], s.y[1], T * E, s.y[0], s.st));
         OP(T_GEMM, gemm_tn_acc(s.g, T, D, E, g_h, D, s.y[0], E, dW_out, E));
     } else {
@@ -362,13 +482,105 @@ int layer_bwd(Step &s, const md_layer_params *l, const float *r, const float *g_
             OP(T_OTHER, md_cuda_mul(g_h, s.o[1 - d], T * D, s.g_o, s.st));
             OP(T_GEMM, gemm_nn(s.g, T, E, D, s.g_o, D, W_out, E, s.g_y, E, 0));
             OP(T_GEMM, gemm_tn_acc(s.g, T, D, E, s.g_o, D, s.y[d], E, dW_out, E));
-            TRY(dir_bwd(s, d ? &l->rev : &l->fwd, d));
+            TRY(dir_bwd(s, d ? &l->rev : &l->fwd, d, d, sp, nullptr, nullptr));
         }
     }
-    OP(T_GEMM, gemm_nn(s.g, T, D, 2 * E, s.g_xz, 2 * E, s.P(l->fwd.in_proj), D, s.g_normed, D, 0));
-    OP(T_GEMM, gemm_tn_acc(s.g, T, 2 * E, D, s.g_xz, 2 * E, s.normed, D, s.G(l->fwd.in_proj), D));
-    return md_cuda_norm_bwd(c->rms_norm, r, s.P(l->norm_w), s.mean, s.rstd, s.g_normed, T, D, g_r,
-                            1, s.G(l->norm_w), s.G(l->norm_b), s.st);
+    return layer_in_bwd(s, l, r, T, g_r);
+}
+
+/* Time-chunk k of a direction in scan order: forwards for direction 0,
+ * backwards for the reverse one. */
+long long scan_order(const Step &s, int d, long long k)
+{
+    long long n = (s.L + s.C - 1) / s.C;
+    return d ? n - 1 - k : k;
+}
+
+/* The state leaving time chunk c of sequence row, direction d. */
+float *bound(const Step &s, int row, int d, long long c)
+{
+    long long n = (s.L + s.C - 1) / s.C;
+    return s.layer_bounds + (((long long)row * s.dirs + d) * n + c) * s.N * s.E;
+}
+
+/* The state entering the k-th chunk of direction d in scan order. */
+const float *entering(const Step &s, int row, int d, long long k)
+{
+    return k ? bound(s, row, d, scan_order(s, d, k - 1)) : nullptr;
+}
+
+/* Layer forward in time chunks, one sequence at a time: each direction's
+ * chunks in its scan order, the state carried between them through
+ * layer_bounds; hidden gets the first direction's output projection, then
+ * the second's added (or multiplied). */
+int layer_fwd_chunked(Step &s, const md_layer_params *l, const float *r_all, float *hidden_all)
+{
+    long long L = s.L, D = s.D, E = s.E, n_chunks = (L + s.C - 1) / s.C;
+    int mul = s.dirs == 2 && s.c->combine == MD_COMBINE_MUL;
+    for (int row = 0; row < s.rows; row++) {
+        const float *r = r_all + row * L * D;
+        float *hidden = hidden_all + row * L * D;
+        for (int d = 0; d < s.dirs; d++)
+            for (long long k = 0; k < n_chunks; k++) {
+                Span sp = chunk_span(s, scan_order(s, d, k));
+                float *h = hidden + (sp.w0 + sp.off) * D;
+                const float *y = s.y[0] + sp.off * E;
+                TRY(layer_in(s, l, r + sp.w0 * D, sp.Lw));
+                TRY(dir_fwd(s, d ? &l->rev : &l->fwd, d, 0, sp, 1, entering(s, row, d, k),
+                            bound(s, row, d, scan_order(s, d, k))));
+                if (!d || !mul) TRY(out_proj(s, l, y, sp.len, h, d ? 1.0f : 0.0f));
+                else {
+                    TRY(out_proj(s, l, y, sp.len, s.o[0], 0));
+                    OP(T_OTHER, md_cuda_mul(h, s.o[0], sp.len * D, h, s.st));
+                }
+            }
+    }
+    return 0;
+}
+
+/* Layer backward in time chunks, one sequence at a time: each direction's
+ * chunks against its scan order, each recomputed from the state entering
+ * it (kept by the forward), the adjoint carried between chunks. When the
+ * combine multiplies, a forward sweep first recomputes each direction's
+ * output. The context positions' share of the conv1d backward reaches g_r
+ * through their own norm backward. */
+int layer_bwd_chunked(Step &s, const md_layer_params *l, const float *r_all, const float *g_h_all,
+                      float *g_r_all)
+{
+    long long L = s.L, D = s.D, E = s.E, n_chunks = (L + s.C - 1) / s.C;
+    int mul = s.dirs == 2 && s.c->combine == MD_COMBINE_MUL;
+    const float *W_out = s.P(l->fwd.out_proj);
+    float *dW_out = s.G(l->fwd.out_proj);
+    for (int row = 0; row < s.rows; row++) {
+        const float *r = r_all + row * L * D, *g_h = g_h_all + row * L * D;
+        float *g_r = g_r_all + row * L * D;
+        for (int d = 0; d < s.dirs && mul; d++)
+            for (long long k = 0; k < n_chunks; k++) {
+                Span sp = chunk_span(s, scan_order(s, d, k));
+                TRY(layer_in(s, l, r + sp.w0 * D, sp.Lw));
+                TRY(dir_fwd(s, d ? &l->rev : &l->fwd, d, 0, sp, 1, entering(s, row, d, k), nullptr));
+                TRY(out_proj(s, l, s.y[0] + sp.off * E, sp.len, s.o_row[d] + (sp.w0 + sp.off) * D, 0));
+            }
+        for (int d = 0; d < s.dirs; d++)
+            for (long long k = n_chunks - 1; k >= 0; k--) {
+                Span sp = chunk_span(s, scan_order(s, d, k));
+                long long t0 = sp.w0 + sp.off;
+                const float *y = s.y[0] + sp.off * E, *g_hc = g_h + t0 * D;
+                TRY(layer_in(s, l, r + sp.w0 * D, sp.Lw));
+                TRY(dir_fwd(s, d ? &l->rev : &l->fwd, d, 0, sp, 1, entering(s, row, d, k), nullptr));
+                if (mul) {
+                    OP(T_OTHER, md_cuda_mul(g_hc, s.o_row[1 - d] + t0 * D, sp.len * D, s.g_o, s.st));
+                    g_hc = s.g_o;
+                }
+                OP(T_GEMM, gemm_nn(s.g, sp.len, E, D, g_hc, D, W_out, E, s.g_y + sp.off * E, E, 0));
+                OP(T_GEMM, gemm_tn_acc(s.g, sp.len, D, E, g_hc, D, y, E, dW_out, E));
+                OP(T_OTHER, cu(cudaMemsetAsync(s.g_xz, 0, (size_t)sp.Lw * 2 * E * 4, s.st), "memset"));
+                TRY(dir_bwd(s, d ? &l->rev : &l->fwd, d, 0, sp, k + 1 < n_chunks ? s.carry : nullptr,
+                            s.carry));
+                TRY(layer_in_bwd(s, l, r + sp.w0 * D, sp.Lw, g_r + sp.w0 * D));
+            }
+    }
+    return 0;
 }
 
 /* Softmax cross-entropy of z (C) against y: the loss, and g = (p - onehot)
@@ -524,6 +736,7 @@ int loss_grad(md_model *m, int dev, int objective, const md_batch *bt, int want_
     *tp = s.tc;
     s.st = s.g->stream;
     TRY(step_alloc(s, objective));
+    s.hsave[0] = s.hsave_all; /* time chunks: the one scan call's */
     cudaStream_t st = s.st;
     g_n_tev = 0;
     TRY(tmark(st, T_OTHER)); /* the start */
@@ -538,9 +751,14 @@ int loss_grad(md_model *m, int dev, int objective, const md_batch *bt, int want_
     else OP(T_OTHER, cu(cudaMemcpyAsync(s.stream, s.h, (size_t)T * D * 4, cudaMemcpyDeviceToDevice, st), "copy"));
     for (int li = 0; li < nl; li++) {
         const float *r = s.stream + li * T * D;
-        for (int d = 0; d < s.dirs; d++)
-            s.hsave[d] = s.hsave_all + ((want_grads ? li : 0) * s.dirs + d) * s.n_save;
-        TRY(layer_fwd(s, &m->layers[li], r, s.h));
+        if (s.C) {
+            s.layer_bounds = s.bounds + (want_grads ? li : 0) * (s.n_bounds);
+            TRY(layer_fwd_chunked(s, &m->layers[li], r, s.h));
+        } else {
+            for (int d = 0; d < s.dirs; d++)
+                s.hsave[d] = s.hsave_all + ((want_grads ? li : 0) * s.dirs + d) * s.n_save;
+            TRY(layer_fwd(s, &m->layers[li], r, s.h));
+        }
         float *sum = li + 1 < nl ? (swap ? s.g_r : s.stream + (li + 1) * T * D) : s.sf;
         OP(T_OTHER, md_cuda_add(r, s.h, T * D, sum, st));
         if (li + 1 < nl && swap) OP(T_OTHER, md_cuda_swap_strands(s.g_r, B, s.L, (int)D, s.stream + (li + 1) * T * D, st));
@@ -555,8 +773,13 @@ int loss_grad(md_model *m, int dev, int objective, const md_batch *bt, int want_
                          (int)D, g_s, 0, s.G(m->norm_f_w), s.G(m->norm_f_b), st));
     for (int li = nl - 1; li >= 0; li--) {
         OP(T_OTHER, cu(cudaMemcpyAsync(s.g_r, g_s, (size_t)T * D * 4, cudaMemcpyDeviceToDevice, st), "copy"));
-        for (int d = 0; d < s.dirs; d++) s.hsave[d] = s.hsave_all + (li * s.dirs + d) * s.n_save;
-        TRY(layer_bwd(s, &m->layers[li], s.stream + li * T * D, g_s, s.g_r));
+        if (s.C) {
+            s.layer_bounds = s.bounds + li * s.n_bounds;
+            TRY(layer_bwd_chunked(s, &m->layers[li], s.stream + li * T * D, g_s, s.g_r));
+        } else {
+            for (int d = 0; d < s.dirs; d++) s.hsave[d] = s.hsave_all + (li * s.dirs + d) * s.n_save;
+            TRY(layer_bwd(s, &m->layers[li], s.stream + li * T * D, g_s, s.g_r));
+        }
         if (swap) OP(T_OTHER, md_cuda_swap_strands(s.g_r, B, s.L, (int)D, g_s, st));
         else OP(T_OTHER, cu(cudaMemcpyAsync(g_s, s.g_r, (size_t)T * D * 4, cudaMemcpyDeviceToDevice, st), "copy"));
     }
@@ -642,6 +865,8 @@ int md_cuda_train_step(struct md_model *m, int device, int objective,
     if (profiling()) tprofile_collect();
     return params_updated(m, g);
 }
+
+void md_cuda_set_train_chunk(long long positions) { g_train_chunk = positions > 0 ? positions : 0; }
 
 int md_cuda_train_profile(double *seconds, const char **names, int n)
 {

@@ -14,6 +14,9 @@
  *    three architectures and every objective and pooling.
  * 3. Training steps: two md_cuda_train_step calls (clipping, AdamW on the
  *    device) against md_model_loss_grad + md_clip_grad_norm + md_adamw_step.
+ * 4. Layers run in time chunks (md_cuda_set_train_chunk): 2. and 3. again
+ *    with chunk lengths that split the scan's own chunks and the conv1d's
+ *    context, down to 1.
  *
  *   train_check [--seed N] [--quick]
  * Exit status 0 when every check passes. Built by tests/gpu/run-gpu-tests.sh.
@@ -175,9 +178,9 @@ static void check_scan(int rows, int64_t Ls, int E, int N, int dir)
     md_grad_scan_bwd(u, dtr, bias, A_log, xdbl + R, xdbl + R + N, X, Dv, z + E, ldz, rows, Ls, E, N,
                      dir, hsave, gy, y2, gu, gdtr, gz + E, gbc + R, X, gA, gD, gbias, partial);
     if (md_cuda_scan_fwd_save(d_u, d_dtr, d_bias, d_A, d_xdbl + R, d_xdbl + R + N, X, d_D,
-                              d_z + E, ldz, rows, Ls, E, N, dir, d_y, d_hs, d_work, NULL) < 0 ||
+                              d_z + E, ldz, rows, Ls, E, N, dir, NULL, NULL, d_y, d_hs, d_work, NULL) < 0 ||
         md_cuda_scan_bwd(d_u, d_dtr, d_bias, d_A, d_xdbl + R, d_xdbl + R + N, X, d_D, d_z + E, ldz,
-                         rows, Ls, E, N, dir, d_hs, d_gy, d_y2, d_gu, d_gdtr, d_gz + E, d_gbc + R,
+                         rows, Ls, E, N, dir, d_hs, NULL, NULL, d_gy, d_y2, d_gu, d_gdtr, d_gz + E, d_gbc + R,
                          X, d_gA, d_gD, d_gbias, d_work, NULL) < 0) {
         printf("  scan: %s FAIL\n", md_last_error());
         failures++;
@@ -441,6 +444,27 @@ int main(int argc, char **argv)
     check_train_step(&cases[2]);
     check_train_step(&cases[3]);
     check_train_step(&cases[0]);
+
+    printf("layers in time chunks (states and adjoints carried between chunks), against the "
+           "CPU\n");
+    /* case, chunk length: partial last chunks, lengths off the scan's
+     * 64-step chunks, chunks shorter than the conv1d's context, one chunk */
+    const struct { int i; long long chunk; } chunked[] = {
+        {0, 64}, {1, 100}, {2, 128}, {3, 77}, {4, 50}, {5, 2}, {6, 300}, {7, 40}, {8, 1},
+        {9, 128}, {10, 1024}, {11, 200},
+    };
+    for (size_t k = 0; k < sizeof chunked / sizeof chunked[0]; k++) {
+        spec c = cases[chunked[k].i];
+        if (quick && c.D >= 256) continue;
+        char name[64];
+        snprintf(name, sizeof name, "%s, chunks %lld", c.name, chunked[k].chunk);
+        c.name = name;
+        md_cuda_set_train_chunk(chunked[k].chunk);
+        check_model(&c);
+    }
+    md_cuda_set_train_chunk(130);
+    check_train_step(&cases[2]);
+    md_cuda_set_train_chunk(0);
 
     printf("train_check: %s (%d failure%s, %.1f s, seed %llu)\n", failures ? "FAILED" : "passed",
            failures, failures == 1 ? "" : "s", omp_get_wtime() - t0, (unsigned long long)seed);
