@@ -188,8 +188,12 @@ static void bench_scan(int64_t L, double bw)
     float *u = dev_rand(L * E, -1, 1), *dtr = dev_rand(L * E, -3, 1), *bias = dev_rand(E, -1, 0),
           *A_log = dev_rand((int64_t)E * N, 0, 1), *xdbl = dev_rand(L * X, -1, 1),
           *Dv = dev_rand(E, 0.5, 1.5), *z = dev_rand(L * 2 * E, -2, 2), *gy = dev_rand(L * E, -1, 1);
-    float *y, *hs, *gu, *gdtr, *gz, *gbc, *gA, *gD, *gb, *work;
+    float *y, *hs, *gu, *gdtr, *gz, *gbc, *gA, *gD, *gb, *work, *fwd_work, *A;
+    size_t fwd_ws = md_cuda_selective_scan_workspace(1, (long)L, E, N);
     check(cudaMalloc((void **)&work, md_cuda_train_scan_workspace(1, L, E, N)), "malloc");
+    check(cudaMalloc((void **)&fwd_work, fwd_ws + 4), "malloc");
+    check(cudaMalloc((void **)&A, (size_t)E * N * 4), "malloc");
+    if (md_cuda_neg_exp(A_log, A, (long long)E * N, NULL) < 0) die("A");
     check(cudaMalloc((void **)&y, (size_t)L * E * 4), "malloc");
     check(cudaMalloc((void **)&hs, (size_t)chunks * N * E * 4), "malloc");
     check(cudaMalloc((void **)&gu, (size_t)L * E * 4), "malloc");
@@ -206,8 +210,8 @@ static void bench_scan(int64_t L, double bw)
     for (int r = 0; r < 6; r++) {
         float ms;
         cudaEventRecord(e0, 0);
-        if (md_cuda_scan_fwd_save(u, dtr, bias, A_log, xdbl + R, xdbl + R + N, X, Dv, z + E, 2 * E,
-                                  1, L, E, N, 1, NULL, NULL, y, hs, work, NULL) < 0)
+        if (md_cuda_scan_fwd_save(u, dtr, bias, A, xdbl + R, xdbl + R + N, X, Dv, z + E, 2 * E,
+                                  1, L, E, N, 1, NULL, NULL, y, hs, fwd_work, fwd_ws, NULL) < 0)
             die("scan forward");
         cudaEventRecord(e1, 0);
         check(cudaEventSynchronize(e1), "scan forward");
@@ -230,7 +234,8 @@ static void bench_scan(int64_t L, double bw)
            E, N, (long long)L, mf, fwd_bytes / (bw * 1e9) * 1e3);
     printf("  scan backward,                B=1 E=%d N=%d L=%lld fp32: %.2f ms (memory floor %.2f ms; "
            "peer 60 ms bf16, target 8 ms)\n", E, N, (long long)L, mb, bwd_bytes / (bw * 1e9) * 1e3);
-    float *all[] = {u, dtr, bias, A_log, xdbl, Dv, z, gy, y, hs, gu, gdtr, gz, gbc, gA, gD, gb, work};
+    float *all[] = {u, dtr, bias, A_log, xdbl, Dv, z, gy, y, hs, gu, gdtr, gz, gbc, gA, gD, gb, work,
+                    fwd_work, A};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) cudaFree(all[i]);
 }
 

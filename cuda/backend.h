@@ -160,19 +160,20 @@ int md_cuda_conv_fwd(const float *x, long long ldx, const float *w, const float 
 int md_cuda_conv_bwd(const float *x, long long ldx, const float *w, const float *b, int rows,
                      long long Ls, int E, int K, int dir, const float *g_u, float *scratch,
                      float *g_x, float *g_w, float *g_b, void *stream);
-/** Bytes of the work buffer of md_cuda_scan_fwd_save / md_cuda_scan_bwd. */
-size_t md_cuda_train_scan_workspace(int rows, long long Ls, int E, int N);
-/** hsave (rows, ceil(Ls / MD_SCAN_CHUNK), N, E): the states entering each
- *  chunk, as md_grad_scan_fwd. The chunks run in parallel (a pass chains
- *  their states); work: md_cuda_train_scan_workspace() bytes. A segment of
- *  a longer sequence: h_first (rows, N, E) is the state before its first
- *  step in scan order (NULL: zero), h_last receives the state after its
- *  last step (NULL: not wanted; it may be h_first). */
-int md_cuda_scan_fwd_save(const float *u, const float *dtr, const float *bias, const float *A_log,
+/** The scan forward of training (cuda/scan.cu): md_cuda_selective_scan_fwd
+ *  in float32 (A = -exp(A_log), work: md_cuda_selective_scan_workspace()
+ *  bytes) that also writes hsave (rows, ceil(Ls / MD_SCAN_CHUNK), N, E),
+ *  the state entering every MD_SCAN_CHUNK-th step, for md_cuda_scan_bwd. A
+ *  segment of a longer sequence: h_first (rows, N, E) is the state before
+ *  its first step in scan order (NULL: zero), h_last receives the state
+ *  after its last step (NULL: not wanted). */
+int md_cuda_scan_fwd_save(const float *u, const float *dtr, const float *bias, const float *A,
                           const float *Bm, const float *Cm, long long ldbc, const float *Dv,
                           const float *z, long long ldz, int rows, long long Ls, int E, int N,
                           int dir, const float *h_first, float *h_last, float *y, float *hsave,
-                          float *work, void *stream);
+                          void *work, size_t work_bytes, void *stream);
+/** Bytes of the work buffer of md_cuda_scan_bwd. */
+size_t md_cuda_train_scan_workspace(int rows, long long Ls, int E, int N);
 /** As md_grad_scan_bwd (no partial buffer: g_B / g_C summed with atomics,
  *  the per-channel sums over chunks in order), chunks in parallel. For a
  *  segment (hsave from md_cuda_scan_fwd_save with its h_first): g_last

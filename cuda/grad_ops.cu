@@ -193,17 +193,16 @@ __global__ void conv_bwd_x_kernel(const float *w, int rows, long long Ls, int E,
 
 /* ------------------------------------------------------ selective scan */
 
-/* The scan is linear in its state, so chunks of CH steps run in parallel:
- * forward, (A) each chunk from a zero state gives its end state and the
- * product of its decays, (B) one sequential pass over chunks per (row,
- * state, channel) chains them into the states entering every chunk (which
- * are hsave), (C) each chunk again from its true entering state writes y.
- * The backward does the same for the adjoint of the state, which runs
- * backwards in time and needs no states: (A') each chunk from a zero
- * adjoint, (B') the chain from the last chunk, (C') each chunk with its
- * true incoming adjoint, the states of the chunk recomputed from hsave,
- * writing every gradient. Per-channel parameter gradients are summed per
- * chunk into a buffer and reduced over chunks afterwards. */
+/* The scan backward. Its forward (md_cuda_scan_fwd_save, cuda/scan.cu) is
+ * the inference scan writing the state entering every chunk of CH steps
+ * (hsave) as it passes. The adjoint of the state runs backwards in time and
+ * is linear in itself, so chunks run in parallel: (A') each chunk from a
+ * zero adjoint gives the adjoint leaving it and the product of its decays,
+ * (B') one sequential pass over chunks per (row, state, channel) chains
+ * them from the last chunk, (C') each chunk with its true incoming adjoint,
+ * the states of the chunk recomputed from hsave, writes every gradient.
+ * Per-channel parameter gradients are summed per chunk into a buffer and
+ * reduced over chunks afterwards. */
 constexpr int CH = MD_SCAN_CHUNK;
 
 struct ScanArgs {
@@ -278,7 +277,7 @@ __device__ __forceinline__ void state_step(const ScanArgs &a, const ChunkThread 
     for (int n = 0; n < NM; n++) hout[n] = n < a.N ? expf(dl * A[n]) * hin[n] + du * Bt[n] : 0.0f;
 }
 
-/* A chunk's (A) or (A') result: its value v and decay product P, (N, E). */
+/* A chunk's (A') result: its adjoint v and decay product P, (N, E). */
 template <int NM>
 __device__ __forceinline__ void store_chunk(const ScanArgs &a, const ChunkThread &th,
                                             const float *v, const float *P, float *out_v,
@@ -292,40 +291,13 @@ __device__ __forceinline__ void store_chunk(const ScanArgs &a, const ChunkThread
         }
 }
 
-/* (A): end state of each chunk from zero, and the product of its decays. */
-template <int NM>
-__global__ void scan_fwd_local_kernel(ScanArgs a, float *h_end, float *decay)
-{
-    ChunkThread th(a);
-    if (!th.on) return;
-    float A[NM], h[NM], P[NM];
-    load_A<NM>(a, th.e, A);
-#pragma unroll
-    for (int n = 0; n < NM; n++) h[n] = 0, P[n] = 1;
-    float bi = a.bias[th.e];
-    for (long long s = th.s0; s < th.s1; s++) {
-        long long t = th.t(a, s);
-        float dl = softplusf_(a.dtr[t * a.E + th.e] + bi), du = dl * a.u[t * a.E + th.e];
-        const float *Bt = a.Bm + t * a.ldbc;
-#pragma unroll
-        for (int n = 0; n < NM; n++)
-            if (n < a.N) {
-                float da = expf(dl * A[n]);
-                h[n] = da * h[n] + du * Bt[n];
-                P[n] *= da;
-            }
-    }
-    store_chunk<NM>(a, th, h, P, h_end, decay);
-}
-
-/* (B) and (B'): chain the chunks of one (row, state, channel). Forward:
- * out[c] = the value entering chunk c, out[0] = first (0 when NULL),
- * out[c+1] = P[c] out[c] + loc[c], and the value leaving the last chunk to
- * last (when not NULL; it may be first). Backward (rev): from the last
- * chunk down. first and last are (rows, N, E). */
+/* (B'): chain the chunks of one (row, state, channel) from the last down:
+ * out[c] = the adjoint entering chunk c from later steps, out[last chunk]
+ * = g_last (0 when NULL), out[c-1] = P[c] out[c] + loc[c]; the adjoint
+ * leaving chunk 0 goes to g_first (when not NULL; it may be g_last). g_last
+ * and g_first are (rows, N, E). */
 __global__ void scan_chain_kernel(const float *loc, const float *decay, int rows, long long chunks,
-                                  int N, int E, int rev, const float *first, float *out,
-                                  float *last)
+                                  int N, int E, const float *g_last, float *out, float *g_first)
 {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= (long long)rows * N * E) return;
@@ -333,40 +305,12 @@ __global__ void scan_chain_kernel(const float *loc, const float *decay, int rows
     const long long stride = (long long)N * E;
     const float *lr = loc + r * chunks * stride + ne, *pr = decay + r * chunks * stride + ne;
     float *orow = out + r * chunks * stride + ne;
-    float v = first ? first[i] : 0.0f;
-    for (long long k = 0; k < chunks; k++) {
-        long long c = rev ? chunks - 1 - k : k;
+    float v = g_last ? g_last[i] : 0.0f;
+    for (long long c = chunks - 1; c >= 0; c--) {
         orow[c * stride] = v;
         v = pr[c * stride] * v + lr[c * stride];
     }
-    if (last) last[i] = v;
-}
-
-/* (C): y of each chunk from its entering state. */
-template <int NM>
-__global__ void scan_fwd_out_kernel(ScanArgs a, const float *hsave, float *y)
-{
-    ChunkThread th(a);
-    if (!th.on) return;
-    float A[NM], h[NM];
-    load_A<NM>(a, th.e, A);
-#pragma unroll
-    for (int n = 0; n < NM; n++) h[n] = n < a.N ? hsave[th.slot(a, n)] : 0.0f;
-    float bi = a.bias[th.e], De = a.Dv[th.e];
-    for (long long s = th.s0; s < th.s1; s++) {
-        long long t = th.t(a, s);
-        float dl = softplusf_(a.dtr[t * a.E + th.e] + bi), ut = a.u[t * a.E + th.e];
-        float du = dl * ut, acc = De * ut;
-        const float *Bt = a.Bm + t * a.ldbc, *Ct = a.Cm + t * a.ldbc;
-#pragma unroll
-        for (int n = 0; n < NM; n++)
-            if (n < a.N) {
-                h[n] = expf(dl * A[n]) * h[n] + du * Bt[n];
-                acc += h[n] * Ct[n];
-            }
-        float zt = a.z[t * a.ldz + th.e];
-        y[t * a.E + th.e] = acc * zt * sigmoidf_(zt);
-    }
+    if (g_first) g_first[i] = v;
 }
 
 /* (A'): the adjoint leaving each chunk (towards earlier steps) from a zero
@@ -789,33 +733,6 @@ static int scan_args(ScanArgs *a, const float *u, const float *dtr, const float 
         else LAUNCH(64);                \
     } while (0)
 
-int md_cuda_scan_fwd_save(const float *u, const float *dtr, const float *bias, const float *A_log,
-                          const float *Bm, const float *Cm, long long ldbc, const float *Dv,
-                          const float *z, long long ldz, int rows, long long Ls, int E, int N,
-                          int dir, const float *h_first, float *h_last, float *y, float *hsave,
-                          float *work, void *stream)
-{
-    if (rows <= 0 || Ls <= 0) return 0;
-    ScanArgs a;
-    int ret = scan_args(&a, u, dtr, bias, A_log, Bm, Cm, ldbc, Dv, z, ldz, rows, Ls, E, N, dir);
-    if (ret) return ret;
-    cudaStream_t st = (cudaStream_t)stream;
-    long long S = (long long)rows * a.chunks * N * E;
-    float *h_end = work, *decay = work + S;
-    dim3 grid(blocks_for(E, 64), (unsigned)a.chunks, (unsigned)rows);
-#define LAUNCH(NM) scan_fwd_local_kernel<NM><<<grid, 64, 0, st>>>(a, h_end, decay)
-    SCAN_DISPATCH(N, LAUNCH);
-#undef LAUNCH
-    if ((ret = launched("selective scan forward, chunk pass"))) return ret;
-    scan_chain_kernel<<<blocks_for((long long)rows * N * E, 256), 256, 0, st>>>(
-        h_end, decay, rows, a.chunks, N, E, 0, h_first, hsave, h_last);
-    if ((ret = launched("selective scan forward, chain pass"))) return ret;
-#define LAUNCH(NM) scan_fwd_out_kernel<NM><<<grid, 64, 0, st>>>(a, hsave, y)
-    SCAN_DISPATCH(N, LAUNCH);
-#undef LAUNCH
-    return launched("selective scan forward, output pass");
-}
-
 int md_cuda_scan_bwd(const float *u, const float *dtr, const float *bias, const float *A_log,
                      const float *Bm, const float *Cm, long long ldbc, const float *Dv,
                      const float *z, long long ldz, int rows, long long Ls, int E, int N, int dir,
@@ -836,7 +753,7 @@ int md_cuda_scan_bwd(const float *u, const float *dtr, const float *bias, const 
 #undef LAUNCH
     if ((ret = launched("selective scan backward, chunk pass"))) return ret;
     scan_chain_kernel<<<blocks_for((long long)rows * N * E, 256), 256, 0, st>>>(
-        g_loc, decay, rows, a.chunks, N, E, 1, g_last, g_in, g_first);
+        g_loc, decay, rows, a.chunks, N, E, g_last, g_in, g_first);
     if ((ret = launched("selective scan backward, chain pass"))) return ret;
     /* N <= 16: sub-chunks of 4 steps in registers and the reduce-scatter;
      * larger N: one step at a time and warp sums (register budget) */

@@ -40,6 +40,7 @@
 
 #include "mambadna.h"
 #include "backend.h"
+#include "cpu/grad_fast.h"
 #include "dev/scan_tuning.h"
 
 namespace {
@@ -53,6 +54,7 @@ struct ScanParams {
     const float *dt_bias, *A, *Dv;       /* (E), (E, N), (E) */
     const float *h0;                     /* (B, N, E) or NULL */
     float *h_last;                       /* (B, N, E) or NULL */
+    float *hsave;                        /* (B, ceil(L / MD_SCAN_CHUNK), N, E) or NULL */
     void *y;                             /* (B, L, E) */
     float *ws_h;                         /* (nseg, B, N, E) */
     float *ws_s;                         /* (nseg, B, E) */
@@ -206,8 +208,10 @@ template <int CPT> __device__ __forceinline__ void lds_f(const __nv_bfloat16 *p,
 
 /* A CTA of NT threads owns CW = NT*CPT channels; a thread CPT of them.
  * FULL: the output pass (y, h_last); else pass 1 (segment end states).
- * GATE: z present (FULL only). NPOLY: exponentials on the FMA pipe. */
-template <typename T, int NP, int NT, int CPT, int NPOLY, bool FULL, bool GATE>
+ * GATE: z present (FULL only). NPOLY: exponentials on the FMA pipe. SAVE
+ * (FULL only): also write the state entering every MD_SCAN_CHUNK-th step to
+ * p.hsave (training; a separate instance, so inference pays nothing). */
+template <typename T, int NP, int NT, int CPT, int NPOLY, bool FULL, bool GATE, bool SAVE = false>
 __global__ void __launch_bounds__(NT) scan_kernel(const ScanParams p)
 {
     extern __shared__ __align__(16) unsigned char smem[];
@@ -318,6 +322,15 @@ __global__ void __launch_bounds__(NT) scan_kernel(const ScanParams p)
         const int st = i & 1;
         const long long s0 = s_begin + (long long)i * TT;
         const int nrows = (int)min((long long)TT, s_end - s0);
+        if (SAVE && s0 % MD_SCAN_CHUNK == 0) { /* the state entering step s0 */
+            float *hs = p.hsave +
+                        ((long long)b * ((L + MD_SCAN_CHUNK - 1) / MD_SCAN_CHUNK) + s0 / MD_SCAN_CHUNK) * N * E;
+            #pragma unroll
+            for (int j = 0; j < CPT; j++)
+                #pragma unroll
+                for (int n = 0; n < NP; n++)
+                    if (j < nact && n < N) hs[(long long)n * E + ec[j]] = h[j][n];
+        }
         if (i + 1 < ntiles) {
             issue_x(i + 1, st ^ 1);
             load_bc(i + 1, bcr);
@@ -726,7 +739,7 @@ int launch_carry(const ScanParams &p, cudaStream_t stream)
     return 0;
 }
 
-template <typename T, int NP, int NT, int CPT, int NPOLY, bool FULL, bool GATE>
+template <typename T, int NP, int NT, int CPT, int NPOLY, bool FULL, bool GATE, bool SAVE = false>
 int launch_pass(const ScanParams &p, cudaStream_t stream, int nseg_launch)
 {
     constexpr int CW = NT * CPT;
@@ -734,7 +747,7 @@ int launch_pass(const ScanParams &p, cudaStream_t stream, int nseg_launch)
     constexpr int NBC = FULL ? 2 : 1;
     constexpr int STAGE = NX * TT * CW * (int)sizeof(T) + TT * NBC * NP * 4;
     constexpr int SMEM = 2 * STAGE;
-    auto kern = scan_kernel<T, NP, NT, CPT, NPOLY, FULL, GATE>;
+    auto kern = scan_kernel<T, NP, NT, CPT, NPOLY, FULL, GATE, SAVE>;
     if (SMEM > 48 * 1024) { /* per device, so on every launch (fp32 CPT2 only) */
         cudaError_t err =
             cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM);
@@ -747,7 +760,7 @@ int launch_pass(const ScanParams &p, cudaStream_t stream, int nseg_launch)
     return 0;
 }
 
-template <typename T, int NP, int NT, int CPT, int NPOLY3, int NPOLY1>
+template <typename T, int NP, int NT, int CPT, int NPOLY3, int NPOLY1, bool SAVE = false>
 int launch_scan(const ScanParams &p, cudaStream_t stream, int passes)
 {
     int rc;
@@ -758,7 +771,9 @@ int launch_scan(const ScanParams &p, cudaStream_t stream, int passes)
         if ((rc = launch_carry(p, stream))) return rc;
     }
     if (passes == 1) return 0;
-    if (p.z) return launch_pass<T, NP, NT, CPT, NPOLY3, true, true>(p, stream, p.nseg);
+    if (SAVE && !p.z)
+        return md_error(MD_ERR_ARG, "CUDA selective scan: saved states need the gate z");
+    if (p.z) return launch_pass<T, NP, NT, CPT, NPOLY3, true, true, SAVE>(p, stream, p.nseg);
     return launch_pass<T, NP, NT, CPT, NPOLY3, true, false>(p, stream, p.nseg);
 }
 
@@ -818,6 +833,16 @@ template <typename T>
 int dispatch(const ScanParams &p, cudaStream_t stream, int variant, int cpt, int spl,
              int passes)
 {
+    if (p.hsave) { /* training: float32, the planner's default kernels */
+        if constexpr (sizeof(T) == 4) {
+            if (p.N <= 8) return launch_scan<T, 8, 128, 1, 0, 0, true>(p, stream, passes);
+            if (p.N > 32) return launch_scan<T, 64, 128, 1, 0, 0, true>(p, stream, passes);
+            if (p.N > 16) return launch_scan<T, 32, 128, 1, 0, 0, true>(p, stream, passes);
+            if (cpt == 2) return launch_scan<T, 16, 128, 2, 0, 0, true>(p, stream, passes);
+            return launch_scan<T, 16, 128, 1, 0, 0, true>(p, stream, passes);
+        }
+        return md_error(MD_ERR_ARG, "CUDA selective scan: saved states need float32");
+    }
     if (p.N <= 8) return launch_scan<T, 8, 128, 1, 0, 0>(p, stream, passes);
     if (p.N > 32) return launch_scan<T, 64, 128, 1, 0, 0>(p, stream, passes);
     if (p.N > 16) return launch_scan<T, 32, 128, 1, 0, 0>(p, stream, passes);
@@ -883,7 +908,7 @@ long plan_k(int batch, long L, int E, int cw)
  *    channel per thread, no split;
  *  - else two channels per thread and segments with the second pass
  *    (or, when enabled, the state split over SPL threads per channel). */
-Plan plan(int batch, long L, int E, int N, int variant, int nseg_req)
+Plan plan(int batch, long L, int E, int N, int variant, int nseg_req, bool save = false)
 {
     Plan pl;
     pl.cpt = 1;
@@ -913,6 +938,7 @@ Plan plan(int batch, long L, int E, int N, int variant, int nseg_req)
     /* planned segments: a multiple of the tile long; then as few as cover L */
     long len = (L + k - 1) / k;
     if (nseg_req <= 0) len = (len + TT - 1) / TT * TT;
+    if (save) len = (len + MD_SCAN_CHUNK - 1) / MD_SCAN_CHUNK * MD_SCAN_CHUNK; /* tile-aligned saves */
     pl.seg_len = len;
     pl.nseg = (int)((L + len - 1) / len);
     return pl;
@@ -960,13 +986,15 @@ const char *md_cuda_scan_variant_name(int variant)
     return variant >= 0 && variant < NVARIANTS ? variants[variant].name : NULL;
 }
 
-int md_cuda_selective_scan_fwd_tuned(const void *u, const void *dt, const float *dt_bias,
-                                     const float *A, const void *Bm, const void *Cm,
-                                     long ldbc, const float *Dv, const void *z, long ldz,
-                                     int batch, long L, int E, int N, int dir, int dtype,
-                                     const float *h0, float *h_last, void *y,
-                                     void *workspace, size_t workspace_bytes, void *stream,
-                                     const md_cuda_scan_tuning *tun)
+} /* extern "C" */
+
+namespace {
+
+int scan_fwd(const void *u, const void *dt, const float *dt_bias, const float *A, const void *Bm,
+             const void *Cm, long ldbc, const float *Dv, const void *z, long ldz, int batch, long L,
+             int E, int N, int dir, int dtype, const float *h0, float *h_last, void *y,
+             float *hsave, void *workspace, size_t workspace_bytes, void *stream,
+             const md_cuda_scan_tuning *tun)
 {
     if (batch < 1 || L < 0 || E < 1 || N < 1 || N > 64)
         return md_error(MD_ERR_ARG, "CUDA selective scan: bad shape batch=%d L=%ld E=%d N=%d "
@@ -988,7 +1016,10 @@ int md_cuda_selective_scan_fwd_tuned(const void *u, const void *dt, const float 
     int variant = tun ? tun->variant : 0;
     if (variant < 0 || variant >= NVARIANTS) variant = 0;
     int passes = tun ? tun->passes : 0;
-    Plan pl = plan(batch, L, E, N, variant, tun ? tun->nseg : 0);
+    Plan pl = plan(batch, L, E, N, variant, tun ? tun->nseg : 0, hsave != nullptr);
+    if (hsave && pl.spl > 1)
+        return md_error(MD_ERR_ARG, "CUDA selective scan: saved states need a plan without the "
+                        "state split");
     int nseg = pl.nseg;
     long seg_len = pl.seg_len;
     size_t need = ws_bytes(batch, E, N, nseg);
@@ -1007,6 +1038,7 @@ int md_cuda_selective_scan_fwd_tuned(const void *u, const void *dt, const float 
     p.Dv = Dv;
     p.h0 = h0;
     p.h_last = h_last;
+    p.hsave = hsave;
     p.y = y;
     p.ws_h = nullptr;
     p.ws_s = nullptr;
@@ -1033,6 +1065,33 @@ int md_cuda_selective_scan_fwd_tuned(const void *u, const void *dt, const float 
     cudaStream_t st = (cudaStream_t)stream;
     if (dtype == MD_F32) return dispatch<float>(p, st, variant, pl.cpt, pl.spl, passes);
     return dispatch<__nv_bfloat16>(p, st, variant, pl.cpt, pl.spl, passes);
+}
+
+} /* namespace */
+
+extern "C" {
+
+int md_cuda_selective_scan_fwd_tuned(const void *u, const void *dt, const float *dt_bias,
+                                     const float *A, const void *Bm, const void *Cm,
+                                     long ldbc, const float *Dv, const void *z, long ldz,
+                                     int batch, long L, int E, int N, int dir, int dtype,
+                                     const float *h0, float *h_last, void *y,
+                                     void *workspace, size_t workspace_bytes, void *stream,
+                                     const md_cuda_scan_tuning *tun)
+{
+    return scan_fwd(u, dt, dt_bias, A, Bm, Cm, ldbc, Dv, z, ldz, batch, L, E, N, dir, dtype, h0,
+                    h_last, y, nullptr, workspace, workspace_bytes, stream, tun);
+}
+
+int md_cuda_scan_fwd_save(const float *u, const float *dtr, const float *bias, const float *A,
+                          const float *Bm, const float *Cm, long long ldbc, const float *Dv,
+                          const float *z, long long ldz, int rows, long long Ls, int E, int N,
+                          int dir, const float *h_first, float *h_last, float *y, float *hsave,
+                          void *work, size_t work_bytes, void *stream)
+{
+    if (!hsave) return md_error(MD_ERR_ARG, "CUDA scan forward of training: no state buffer");
+    return scan_fwd(u, dtr, bias, A, Bm, Cm, (long)ldbc, Dv, z, (long)ldz, rows, (long)Ls, E, N,
+                    dir, MD_F32, h_first, h_last, y, hsave, work, work_bytes, stream, nullptr);
 }
 
 int md_cuda_selective_scan_fwd(const void *u, const void *dt, const float *dt_bias,

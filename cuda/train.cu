@@ -221,6 +221,9 @@ struct Step {
     float *g_xdbl;                     /* (W, X) */
     float *g_normed;                   /* (W, D) */
     float *scan_work;                  /* md_cuda_train_scan_workspace() */
+    void *fwd_work;                    /* md_cuda_selective_scan_workspace() */
+    size_t fwd_work_bytes;
+    int layer;                         /* the layer running */
 
     float *P(const float *hp) const { return dp(g, m, hp); }
     float *G(const float *hp) const { return hp ? tc->grads + (hp - m->params) : nullptr; }
@@ -284,6 +287,7 @@ std::vector<Item> step_items(Step &s, int objective, long long C)
         {(void **)&s.g_xdbl, (size_t)W * X * 4},
         {(void **)&s.g_normed, (size_t)W * D * 4},
         {(void **)&s.scan_work, md_cuda_train_scan_workspace((int)rows, seg, s.E, s.N)},
+        {(void **)&s.fwd_work, md_cuda_selective_scan_workspace((int)rows, (long)seg, s.E, s.N)},
     };
 }
 
@@ -316,6 +320,7 @@ int step_alloc(Step &s, int objective)
     long long seg = C ? C : s.L, rows = C ? 1 : s.rows;
     s.n_save = rows * ((seg + MD_SCAN_CHUNK - 1) / MD_SCAN_CHUNK) * s.N * s.E;
     s.n_bounds = C ? s.rows * s.dirs * ((s.L + C - 1) / C) * s.N * s.E : 0;
+    s.fwd_work_bytes = md_cuda_selective_scan_workspace((int)rows, (long)seg, s.E, s.N);
     if (tc->arena_bytes < need) {
         cudaFree(tc->arena);
         tc->arena = nullptr;
@@ -373,13 +378,13 @@ int dir_fwd(Step &s, const md_mixer_params *p, int d, int b, const Span &sp, int
     OP(T_GEMM, gemm_nt(s.g, n, X, E, s.u[b] + o * E, E, s.P(p->x_proj), E, s.xdbl[b] + o * X, X, 0));
     OP(T_GEMM, gemm_nt(s.g, n, E, R, s.xdbl[b] + o * X, X, s.P(p->dt_proj_w), R, s.dtr[b] + o * E,
                        E, 0));
+    const float *A = s.g->A + ((long long)s.layer * s.dirs + d) * E * N; /* -exp(A_log) */
     if (scan)
-        OP(T_SCAN_F, md_cuda_scan_fwd_save(s.u[b] + o * E, s.dtr[b] + o * E, s.P(p->dt_proj_b),
-                                           s.P(p->A_log), s.xdbl[b] + o * X + R,
-                                           s.xdbl[b] + o * X + R + N, X, s.P(p->D),
-                                           s.xz + o * 2 * E + E, 2 * E, sp.rows, sp.len, E, N, dir,
-                                           h_first, h_last, s.y[b] + o * E, s.hsave[b],
-                                           s.scan_work, s.st));
+        OP(T_SCAN_F, md_cuda_scan_fwd_save(s.u[b] + o * E, s.dtr[b] + o * E, s.P(p->dt_proj_b), A,
+                                           s.xdbl[b] + o * X + R, s.xdbl[b] + o * X + R + N, X,
+                                           s.P(p->D), s.xz + o * 2 * E + E, 2 * E, sp.rows, sp.len,
+                                           E, N, dir, h_first, h_last, s.y[b] + o * E, s.hsave[b],
+                                           s.fwd_work, s.fwd_work_bytes, s.st));
     return 0;
 }
 
@@ -751,6 +756,7 @@ int loss_grad(md_model *m, int dev, int objective, const md_batch *bt, int want_
     else OP(T_OTHER, cu(cudaMemcpyAsync(s.stream, s.h, (size_t)T * D * 4, cudaMemcpyDeviceToDevice, st), "copy"));
     for (int li = 0; li < nl; li++) {
         const float *r = s.stream + li * T * D;
+        s.layer = li;
         if (s.C) {
             s.layer_bounds = s.bounds + (want_grads ? li : 0) * (s.n_bounds);
             TRY(layer_fwd_chunked(s, &m->layers[li], r, s.h));
@@ -772,6 +778,7 @@ int loss_grad(md_model *m, int dev, int objective, const md_batch *bt, int want_
     OP(T_NORM, md_cuda_norm_bwd(c->rms_norm, s.sf, s.P(m->norm_f_w), s.mean_f, s.rstd_f, s.gout, T,
                          (int)D, g_s, 0, s.G(m->norm_f_w), s.G(m->norm_f_b), st));
     for (int li = nl - 1; li >= 0; li--) {
+        s.layer = li;
         OP(T_OTHER, cu(cudaMemcpyAsync(s.g_r, g_s, (size_t)T * D * 4, cudaMemcpyDeviceToDevice, st), "copy"));
         if (s.C) {
             s.layer_bounds = s.bounds + li * s.n_bounds;

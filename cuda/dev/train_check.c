@@ -172,13 +172,18 @@ static void check_scan(int rows, int64_t Ls, int E, int N, int dir)
           *d_gbc = to_dev(gbc, T * X), *d_gA = to_dev(gA, (int64_t)E * N), *d_gD = to_dev(gD, E),
           *d_gbias = to_dev(gbias, E), *d_y = dev_poisoned(T * E), *d_hs = dev_poisoned(n_save),
           *d_y2 = dev_poisoned(T * E), *d_gu = dev_poisoned(T * E), *d_gdtr = dev_poisoned(T * E),
-          *d_work = dev_poisoned((int64_t)(md_cuda_train_scan_workspace(rows, Ls, E, N) / 4));
+          *d_work = dev_poisoned((int64_t)(md_cuda_train_scan_workspace(rows, Ls, E, N) / 4)),
+          *d_Aneg = dev_poisoned((int64_t)E * N);
+    size_t fwd_bytes = md_cuda_selective_scan_workspace(rows, (long)Ls, E, N);
+    float *d_fwd_work = dev_poisoned((int64_t)(fwd_bytes / 4) + 1);
+    md_cuda_neg_exp(d_A, d_Aneg, (long long)E * N, NULL);
     md_grad_scan_fwd(u, dtr, bias, A_log, xdbl + R, xdbl + R + N, X, Dv, z + E, ldz, rows, Ls, E, N,
                      dir, y, hsave);
     md_grad_scan_bwd(u, dtr, bias, A_log, xdbl + R, xdbl + R + N, X, Dv, z + E, ldz, rows, Ls, E, N,
                      dir, hsave, gy, y2, gu, gdtr, gz + E, gbc + R, X, gA, gD, gbias, partial);
-    if (md_cuda_scan_fwd_save(d_u, d_dtr, d_bias, d_A, d_xdbl + R, d_xdbl + R + N, X, d_D,
-                              d_z + E, ldz, rows, Ls, E, N, dir, NULL, NULL, d_y, d_hs, d_work, NULL) < 0 ||
+    if (md_cuda_scan_fwd_save(d_u, d_dtr, d_bias, d_Aneg, d_xdbl + R, d_xdbl + R + N, X, d_D,
+                              d_z + E, ldz, rows, Ls, E, N, dir, NULL, NULL, d_y, d_hs, d_fwd_work,
+                              fwd_bytes, NULL) < 0 ||
         md_cuda_scan_bwd(d_u, d_dtr, d_bias, d_A, d_xdbl + R, d_xdbl + R + N, X, d_D, d_z + E, ldz,
                          rows, Ls, E, N, dir, d_hs, NULL, NULL, d_gy, d_y2, d_gu, d_gdtr, d_gz + E, d_gbc + R,
                          X, d_gA, d_gD, d_gbias, d_work, NULL) < 0) {
@@ -199,7 +204,7 @@ static void check_scan(int rows, int64_t Ls, int E, int N, int dir)
                     gdtr, y2, partial};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) free(all[i]);
     float *dall[] = {d_u, d_dtr, d_bias, d_A, d_xdbl, d_D, d_z, d_gy, d_gz, d_gbc, d_gA, d_gD,
-                     d_gbias, d_y, d_hs, d_y2, d_gu, d_gdtr, d_work};
+                     d_gbias, d_y, d_hs, d_y2, d_gu, d_gdtr, d_work, d_Aneg, d_fwd_work};
     for (size_t i = 0; i < sizeof dall / sizeof *dall; i++) cudaFree(dall[i]);
 }
 
