@@ -224,8 +224,12 @@ struct ChunkThread {
         lane = threadIdx.x % 32;
         on = e0 < a.E;
         e = on ? e0 : a.E - 1;
-        c = blockIdx.y;
         r = blockIdx.z;
+        at_chunk(a, blockIdx.y);
+    }
+    __device__ void at_chunk(const ScanArgs &a, long long chunk)
+    {
+        c = chunk;
         s0 = c * CH;
         s1 = s0 + CH < a.Ls ? s0 + CH : a.Ls;
     }
@@ -350,11 +354,18 @@ __global__ void scan_bwd_local_kernel(ScanArgs a, const float *g_y, float *g_loc
  * 32 values), otherwise a warp sum per value and atomics from lane 0.
  * g_A_log, g_D and g_bias go to part (rows, chunks, N + 2, E). Measured on
  * an H100 (bench/NOTES.md): as fast as a local-memory copy of the chunk's
- * states with warp sums (1-3% ahead); either change alone was 1.3x slower. */
+ * states with warp sums (1-3% ahead); either change alone was 1.3x slower.
+ *
+ * seq: one thread walks all the chunks of its (row, channel) from the last
+ * down, carrying the adjoint from g_last (NULL: 0) and leaving it in
+ * g_first (when not NULL), with no (A') or (B') pass; part is then (rows,
+ * N + 2, E). For batches whose rows and channels fill the GPU by
+ * themselves. */
 template <int NM, int SUB>
-__global__ void scan_bwd_kernel(ScanArgs a, const float *hsave, const float *g_in,
-                                const float *g_y, float *y, float *g_u, float *g_dtr, float *g_z,
-                                float *g_bc, long long ldg, float *part)
+__global__ void scan_bwd_kernel(ScanArgs a, const float *hsave, const float *g_in, bool seq,
+                                const float *g_last, float *g_first, const float *g_y, float *y,
+                                float *g_u, float *g_dtr, float *g_z, float *g_bc, long long ldg,
+                                float *part)
 {
     constexpr bool RS = NM <= 16;
     ChunkThread th(a);
@@ -362,90 +373,103 @@ __global__ void scan_bwd_kernel(ScanArgs a, const float *hsave, const float *g_i
     float A[NM], gA[NM], gh[NM], h[NM];
     float hb[(CH / SUB) * NM]; /* states entering each sub-chunk: (CH / SUB, N) */
     load_A<NM>(a, e, A);
+    const long long rne = (th.r * N) * (long long)a.E + e; /* (r, 0, e) of a (rows, N, E) buffer */
+    if (seq) th.at_chunk(a, a.chunks - 1);
 #pragma unroll
     for (int n = 0; n < NM; n++) {
         gA[n] = 0;
-        gh[n] = n < N && th.on ? g_in[th.slot(a, n)] : 0.0f;
-        h[n] = n < N ? hsave[th.slot(a, n)] : 0.0f;
+        gh[n] = n >= N || !th.on ? 0.0f
+                : seq            ? (g_last ? g_last[rne + (long long)n * a.E] : 0.0f)
+                                 : g_in[th.slot(a, n)];
     }
     float bi = a.bias[e], De = a.Dv[e], gD = 0, gbias = 0;
-    int nsub = (int)((th.s1 - th.s0 + SUB - 1) / SUB);
-    for (int j = 0; j < nsub; j++) {
+    for (;;) { /* the chunk th.c */
 #pragma unroll
-        for (int n = 0; n < NM; n++) hb[j * NM + n] = h[n];
+        for (int n = 0; n < NM; n++) h[n] = n < N ? hsave[th.slot(a, n)] : 0.0f;
+        int nsub = (int)((th.s1 - th.s0 + SUB - 1) / SUB);
+        for (int j = 0; j < nsub; j++) {
 #pragma unroll
-        for (int k = 0; k < SUB; k++) {
-            long long s = th.s0 + j * SUB + k;
-            if (s >= th.s1) break;
-            state_step<NM>(a, th, A, bi, s, h, h);
+            for (int n = 0; n < NM; n++) hb[j * NM + n] = h[n];
+#pragma unroll
+            for (int k = 0; k < SUB; k++) {
+                long long s = th.s0 + j * SUB + k;
+                if (s >= th.s1) break;
+                state_step<NM>(a, th, A, bi, s, h, h);
+            }
         }
-    }
-    for (int j = nsub - 1; j >= 0; j--) {
-        float hr[SUB + 1][NM];
+        for (int j = nsub - 1; j >= 0; j--) {
+            float hr[SUB + 1][NM];
 #pragma unroll
-        for (int n = 0; n < NM; n++) hr[0][n] = hb[j * NM + n];
+            for (int n = 0; n < NM; n++) hr[0][n] = hb[j * NM + n];
 #pragma unroll
-        for (int k = 0; k < SUB; k++) {
-            long long s = th.s0 + j * SUB + k;
-            if (s < th.s1) state_step<NM>(a, th, A, bi, s, hr[k], hr[k + 1]);
-        }
+            for (int k = 0; k < SUB; k++) {
+                long long s = th.s0 + j * SUB + k;
+                if (s < th.s1) state_step<NM>(a, th, A, bi, s, hr[k], hr[k + 1]);
+            }
 #pragma unroll
-        for (int k = SUB - 1; k >= 0; k--) {
-            long long s = th.s0 + j * SUB + k;
-            if (s >= th.s1) continue;
-            long long t = th.t(a, s);
-            float pre = a.dtr[t * a.E + e] + bi, dl = softplusf_(pre), ut = a.u[t * a.E + e];
-            const float *Bt = a.Bm + t * a.ldbc, *Ct = a.Cm + t * a.ldbc;
-            float acc = De * ut;
+            for (int k = SUB - 1; k >= 0; k--) {
+                long long s = th.s0 + j * SUB + k;
+                if (s >= th.s1) continue;
+                long long t = th.t(a, s);
+                float pre = a.dtr[t * a.E + e] + bi, dl = softplusf_(pre), ut = a.u[t * a.E + e];
+                const float *Bt = a.Bm + t * a.ldbc, *Ct = a.Cm + t * a.ldbc;
+                float acc = De * ut;
 #pragma unroll
-            for (int n = 0; n < NM; n++)
-                if (n < N) acc += hr[k + 1][n] * Ct[n];
-            float zt = a.z[t * a.ldz + e], sz = sigmoidf_(zt), gy = th.on ? g_y[t * a.E + e] : 0.0f;
-            float gacc = gy * zt * sz;
-            float gdl = 0, gu = gacc * De;
-            gD += gacc * ut;
-            float gbc[RS ? 32 : 1]; /* g_B then g_C of this step, for the reduce-scatter */
+                for (int n = 0; n < NM; n++)
+                    if (n < N) acc += hr[k + 1][n] * Ct[n];
+                float zt = a.z[t * a.ldz + e], sz = sigmoidf_(zt), gy = th.on ? g_y[t * a.E + e] : 0.0f;
+                float gacc = gy * zt * sz;
+                float gdl = 0, gu = gacc * De;
+                gD += gacc * ut;
+                float gbc[RS ? 32 : 1]; /* g_B then g_C of this step, for the reduce-scatter */
 #pragma unroll
-            for (int n = 0; n < NM; n++) {
-                if (n >= N) continue;
-                float bn = Bt[n], cn = Ct[n], da = expf(dl * A[n]), hp = hr[k][n];
-                gh[n] += gacc * cn;
-                if constexpr (RS) {
-                    gbc[n] = gh[n] * dl * ut;
-                    gbc[16 + n] = gacc * hr[k + 1][n];
-                } else {
-                    float gC = warp_sum(gacc * hr[k + 1][n]);
-                    float gB = warp_sum(gh[n] * dl * ut);
-                    if (th.lane == 0) {
-                        atomicAdd(&g_bc[t * ldg + n], gB);
-                        atomicAdd(&g_bc[t * ldg + N + n], gC);
+                for (int n = 0; n < NM; n++) {
+                    if (n >= N) continue;
+                    float bn = Bt[n], cn = Ct[n], da = expf(dl * A[n]), hp = hr[k][n];
+                    gh[n] += gacc * cn;
+                    if constexpr (RS) {
+                        gbc[n] = gh[n] * dl * ut;
+                        gbc[16 + n] = gacc * hr[k + 1][n];
+                    } else {
+                        float gC = warp_sum(gacc * hr[k + 1][n]);
+                        float gB = warp_sum(gh[n] * dl * ut);
+                        if (th.lane == 0) {
+                            atomicAdd(&g_bc[t * ldg + n], gB);
+                            atomicAdd(&g_bc[t * ldg + N + n], gC);
+                        }
                     }
+                    gdl += gh[n] * (A[n] * da * hp + bn * ut);
+                    gA[n] += gh[n] * dl * da * hp;
+                    gu += gh[n] * dl * bn;
+                    gh[n] *= da;
                 }
-                gdl += gh[n] * (A[n] * da * hp + bn * ut);
-                gA[n] += gh[n] * dl * da * hp;
-                gu += gh[n] * dl * bn;
-                gh[n] *= da;
-            }
-            if constexpr (RS) { /* lane l adds g_B[l] (l < 16) or g_C[l - 16] */
+                if constexpr (RS) { /* lane l adds g_B[l] (l < 16) or g_C[l - 16] */
 #pragma unroll
-                for (int n = 0; n < 16; n++)
-                    if (n >= N || n >= NM) gbc[n] = gbc[16 + n] = 0.0f;
-                warp_reduce_scatter<16>(gbc, th.lane);
-                int jn = th.lane & 15;
-                if (jn < N) atomicAdd(&g_bc[t * ldg + (th.lane < 16 ? jn : N + jn)], gbc[0]);
-            }
-            if (th.on) {
-                y[t * a.E + e] = acc * zt * sz;
-                g_z[t * a.ldz + e] += gy * acc * sz * (1.0f + zt * (1.0f - sz));
-                g_u[t * a.E + e] = gu;
-                float gpre = gdl * sigmoidf_(pre);
-                g_dtr[t * a.E + e] = gpre;
-                gbias += gpre;
+                    for (int n = 0; n < 16; n++)
+                        if (n >= N || n >= NM) gbc[n] = gbc[16 + n] = 0.0f;
+                    warp_reduce_scatter<16>(gbc, th.lane);
+                    int jn = th.lane & 15;
+                    if (jn < N) atomicAdd(&g_bc[t * ldg + (th.lane < 16 ? jn : N + jn)], gbc[0]);
+                }
+                if (th.on) {
+                    y[t * a.E + e] = acc * zt * sz;
+                    g_z[t * a.ldz + e] += gy * acc * sz * (1.0f + zt * (1.0f - sz));
+                    g_u[t * a.E + e] = gu;
+                    float gpre = gdl * sigmoidf_(pre);
+                    g_dtr[t * a.E + e] = gpre;
+                    gbias += gpre;
+                }
             }
         }
+        if (!seq || th.c == 0) break;
+    th.at_chunk(a, th.c - 1);
     }
     if (!th.on) return;
-    float *pc = part + (th.r * a.chunks + th.c) * (long long)(N + 2) * a.E + e;
+    if (seq && g_first)
+#pragma unroll
+        for (int n = 0; n < NM; n++)
+            if (n < N) g_first[rne + (long long)n * a.E] = gh[n];
+    float *pc = part + (seq ? th.r : th.r * a.chunks + th.c) * (long long)(N + 2) * a.E + e;
 #pragma unroll
     for (int n = 0; n < NM; n++)
         if (n < N) pc[(long long)n * a.E] = gA[n] * A[n];
@@ -747,24 +771,34 @@ int md_cuda_scan_bwd(const float *u, const float *dtr, const float *bias, const 
     cudaStream_t st = (cudaStream_t)stream;
     long long S = (long long)rows * a.chunks * N * E;
     float *g_loc = work, *decay = work + S, *g_in = work + 2 * S, *part = work + 3 * S;
-    dim3 grid(blocks_for(E, 64), (unsigned)a.chunks, (unsigned)rows);
+    /* Sequential over the chunks when there is one, or when the rows and
+     * channels alone give two waves of resident threads (8 warps an SM at
+     * the kernel's registers): the chunk-parallel passes would only add work. */
+    int dev = 0, sms = 132;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+        return md_error(MD_ERR, "CUDA: the device's multiprocessor count");
+    bool seq = a.chunks == 1 || (long long)rows * E >= 2LL * sms * 8 * 32;
+    dim3 grid(blocks_for(E, 64), seq ? 1u : (unsigned)a.chunks, (unsigned)rows);
+    if (!seq) {
 #define LAUNCH(NM) scan_bwd_local_kernel<NM><<<grid, 64, 0, st>>>(a, g_y, g_loc, decay)
-    SCAN_DISPATCH(N, LAUNCH);
+        SCAN_DISPATCH(N, LAUNCH);
 #undef LAUNCH
-    if ((ret = launched("selective scan backward, chunk pass"))) return ret;
-    scan_chain_kernel<<<blocks_for((long long)rows * N * E, 256), 256, 0, st>>>(
-        g_loc, decay, rows, a.chunks, N, E, g_last, g_in, g_first);
-    if ((ret = launched("selective scan backward, chain pass"))) return ret;
+        if ((ret = launched("selective scan backward, chunk pass"))) return ret;
+        scan_chain_kernel<<<blocks_for((long long)rows * N * E, 256), 256, 0, st>>>(
+            g_loc, decay, rows, a.chunks, N, E, g_last, g_in, g_first);
+        if ((ret = launched("selective scan backward, chain pass"))) return ret;
+    }
     /* N <= 16: sub-chunks of 4 steps in registers and the reduce-scatter;
      * larger N: one step at a time and warp sums (register budget) */
-#define LAUNCH(NM)                                                                               \
-    scan_bwd_kernel<NM, (NM <= 16 ? 4 : 1)><<<grid, 64, 0, st>>>(a, hsave, g_in, g_y, y, g_u,     \
-                                                                 g_dtr, g_z, g_bc, ldg, part)
+#define LAUNCH(NM)                                                                                 \
+    scan_bwd_kernel<NM, (NM <= 16 ? 4 : 1)><<<grid, 64, 0, st>>>(                                   \
+        a, hsave, g_in, seq, g_last, g_first, g_y, y, g_u, g_dtr, g_z, g_bc, ldg, part)
     SCAN_DISPATCH(N, LAUNCH);
 #undef LAUNCH
     if ((ret = launched("selective scan backward"))) return ret;
     scan_param_grad_kernel<<<blocks_for((long long)(N + 2) * E, 256), 256, 0, st>>>(
-        part, (long long)rows * a.chunks, N, E, g_A_log, g_D, g_bias);
+        part, (long long)rows * (seq ? 1 : a.chunks), N, E, g_A_log, g_D, g_bias);
     return launched("selective scan backward, parameter sums");
 }
 

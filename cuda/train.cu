@@ -410,8 +410,9 @@ int dir_bwd(Step &s, const md_mixer_params *p, int d, int b, const Span &sp, con
     OP(T_GEMM, gemm_nn(s.g, n, E, X, s.g_xdbl + o * X, X, s.P(p->x_proj), E, s.g_u + o * E, E, 1));
     OP(T_GEMM, gemm_tn_acc(s.g, n, X, E, s.g_xdbl + o * X, X, s.u[b] + o * E, E, s.G(p->x_proj), E));
     /* g_dtr is free again: the conv backward's scratch */
-    return md_cuda_conv_bwd(s.xz, 2 * E, s.P(p->conv_w), s.P(p->conv_b), sp.rows, sp.Lw, E, s.K,
-                            dir, s.g_u, s.g_dtr, s.g_xz, s.G(p->conv_w), s.G(p->conv_b), s.st);
+    OP(T_CONV, md_cuda_conv_bwd(s.xz, 2 * E, s.P(p->conv_w), s.P(p->conv_b), sp.rows, sp.Lw, E, s.K,
+                                dir, s.g_u, s.g_dtr, s.g_xz, s.G(p->conv_w), s.G(p->conv_b), s.st));
+    return 0;
 }
 
 /* The norm and input projection of n positions of r (n, D) into xz. */
@@ -431,8 +432,9 @@ int layer_in_bwd(Step &s, const md_layer_params *l, const float *r, long long n,
     int D = s.D, E = s.E;
     OP(T_GEMM, gemm_nn(s.g, n, D, 2 * E, s.g_xz, 2 * E, s.P(l->fwd.in_proj), D, s.g_normed, D, 0));
     OP(T_GEMM, gemm_tn_acc(s.g, n, 2 * E, D, s.g_xz, 2 * E, s.normed, D, s.G(l->fwd.in_proj), D));
-    return md_cuda_norm_bwd(c->rms_norm, r, s.P(l->norm_w), s.mean, s.rstd, s.g_normed, n, D, g_r,
-                            1, s.G(l->norm_w), s.G(l->norm_b), s.st);
+    OP(T_NORM, md_cuda_norm_bwd(c->rms_norm, r, s.P(l->norm_w), s.mean, s.rstd, s.g_normed, n, D,
+                                g_r, 1, s.G(l->norm_w), s.G(l->norm_b), s.st));
+    return 0;
 }
 
 /* out (n, D) = y (n, E) out_proj^T [+ beta out] */

@@ -8,7 +8,8 @@
  *    random values on both sides. Shapes: the Caduceus-131k size (E 512),
  *    a mamba-130m-like size (E 1536), the small default size; odd lengths,
  *    L = 1, lengths around the state-saving chunk, E not a multiple of 32,
- *    N 4 to 64, both directions.
+ *    N 4 to 64, both directions, batches wide enough for the scan backward
+ *    to walk the chunks in one thread.
  * 2. Whole models: loss and every parameter's gradient of
  *    md_cuda_loss_grad against md_model_loss_grad, per tensor, for the
  *    three architectures and every objective and pooling.
@@ -414,6 +415,10 @@ int main(int argc, char **argv)
     check_scan(2, 300, 64, 32, 1);
     check_scan(1, 200, 40, 64, -1);
     check_scan(2, 4097, 512, 16, 1);
+    /* rows x channels that fill an H100 alone: one thread walks all chunks */
+    check_scan(136, 300, 512, 16, 1);
+    check_scan(136, 130, 512, 32, -1);
+    check_scan(140, 200, 512, 8, -1);
     if (!quick) check_scan(1, 2048, 1536, 16, -1);
 
     printf("whole models: loss and every gradient, GPU against CPU\n");
@@ -433,6 +438,7 @@ int main(int argc, char **argv)
         {"default 128x4", PS, 128, 4, 8, 300, CL, MD_POOL_MEAN, 0, 0},
         {"Caduceus-131k size", PS, 256, 16, 1, 4096, ML, 0, 0, 0},
         {"mamba-130m-like", MB, 768, 4, 2, 512, NT, 0, 0, 0},
+        {"wide batch", PS, 128, 2, 140, 100, CL, MD_POOL_MEAN, 0, 0},
     };
     int n_cases = (int)(sizeof cases / sizeof cases[0]);
     for (int i = 0; i < n_cases; i++) {
