@@ -156,10 +156,10 @@ int md_cuda_norm_bwd(int rms, const float *x, const float *w, const float *mean,
                      int accumulate, float *g_w, float *g_b, void *stream);
 int md_cuda_conv_fwd(const float *x, long long ldx, const float *w, const float *b, int rows,
                      long long Ls, int E, int K, int dir, float *out, void *stream);
-/** scratch (rows*Ls, E) is overwritten; g_x (.., ldx) += d/dx. */
+/** g_x (.., ldx) += d/dx. */
 int md_cuda_conv_bwd(const float *x, long long ldx, const float *w, const float *b, int rows,
-                     long long Ls, int E, int K, int dir, const float *g_u, float *scratch,
-                     float *g_x, float *g_w, float *g_b, void *stream);
+                     long long Ls, int E, int K, int dir, const float *g_u, float *g_x, float *g_w,
+                     float *g_b, void *stream);
 /** The scan forward of training (cuda/scan.cu): md_cuda_selective_scan_fwd
  *  in float32 (A = -exp(A_log), work: md_cuda_selective_scan_workspace()
  *  bytes) that also writes hsave (rows, ceil(Ls / MD_SCAN_CHUNK), N, E),

@@ -120,75 +120,113 @@ __device__ __forceinline__ long long at_step(long long s, long long Ls, int dir)
     return dir > 0 ? s : Ls - 1 - s;
 }
 
-__device__ __forceinline__ float conv_pre(const float *xr, long long ldx, const float *w, float b,
-                                          long long s, long long Ls, int e, int K, int dir)
-{
-    float c = b;
-    for (int k = 0; k < K; k++) {
-        long long src = s - (K - 1) + k;
-        if (src >= 0) c += w[k] * xr[at_step(src, Ls, dir) * ldx + e];
-    }
-    return c;
-}
+/* The conv1d kernels: a thread owns one channel of one row over CONV_STEPS
+ * consecutive steps, the taps in registers, each input read once (coalesced
+ * over the channels of a warp): grid (E / 128, steps / CONV_STEPS, rows). */
+constexpr int CONV_STEPS = 64;
+constexpr int CONV_KMAX = 8;
 
-/* One block per position (grid.x = rows Ls), threads over channels. */
+struct ConvThread {
+    int e;
+    long long r, s0, s1;
+    bool on;
+    __device__ ConvThread(int E, long long Ls)
+    {
+        e = blockIdx.x * blockDim.x + threadIdx.x;
+        r = blockIdx.z;
+        s0 = (long long)blockIdx.y * CONV_STEPS;
+        s1 = s0 + CONV_STEPS < Ls ? s0 + CONV_STEPS : Ls;
+        on = e < E;
+    }
+};
+
+/* out = SiLU(conv), the window of the last K inputs in registers. */
 __global__ void conv_fwd_kernel(const float *x, long long ldx, const float *w, const float *b,
-                                int rows, long long Ls, int E, int K, int dir, float *out)
+                                long long Ls, int E, int K, int dir, float *out)
 {
-    long long p = blockIdx.x, r = p / Ls, t = p - r * Ls;
-    long long s = at_step(t, Ls, dir); /* the step of position t (an involution) */
-    const float *xr = x + r * Ls * ldx;
-    for (int e = threadIdx.x; e < E; e += blockDim.x) {
-        float c = conv_pre(xr, ldx, w + (long long)e * K, b[e], s, Ls, e, K, dir);
-        out[p * E + e] = c * sigmoidf_(c);
-    }
-}
-
-constexpr int CONV_STEPS = 256; /* steps per thread of the weight-gradient pass */
-
-/* gc = g_u silu'(c) into scratch, and the partial sums of g_w and g_b over
- * CONV_STEPS steps of one channel of one row. */
-__global__ void conv_bwd_w_kernel(const float *x, long long ldx, const float *w, const float *b,
-                                  int rows, long long Ls, int E, int K, int dir, const float *g_u,
-                                  float *gc_out, float *g_w, float *g_b)
-{
-    int e = blockIdx.x * blockDim.x + threadIdx.x;
-    long long r = blockIdx.z, s0 = (long long)blockIdx.y * CONV_STEPS;
-    if (e >= E || s0 >= Ls) return;
-    long long s1 = s0 + CONV_STEPS < Ls ? s0 + CONV_STEPS : Ls;
-    const float *xr = x + r * Ls * ldx, *we = w + (long long)e * K;
-    float gw[8] = {0, 0, 0, 0, 0, 0, 0, 0}, gb = 0;
-    for (long long s = s0; s < s1; s++) {
-        long long t = at_step(s, Ls, dir);
-        float c = conv_pre(xr, ldx, we, b[e], s, Ls, e, K, dir);
-        float sg = sigmoidf_(c), gc = g_u[(r * Ls + t) * E + e] * sg * (1.0f + c * (1.0f - sg));
-        gc_out[(r * Ls + t) * E + e] = gc;
-        gb += gc;
+    ConvThread th(E, Ls);
+    if (!th.on) return;
+    const float *xr = x + th.r * Ls * ldx + th.e;
+    float *orow = out + th.r * Ls * E + th.e;
+    float wk[CONV_KMAX], win[CONV_KMAX]; /* win[k]: the input of step s - (K-1) + k */
 #pragma unroll
-        for (int k = 0; k < 8; k++) {
-            long long src = s - (K - 1) + k;
-            if (k < K && src >= 0) gw[k] += gc * xr[at_step(src, Ls, dir) * ldx + e];
-        }
+    for (int k = 0; k < CONV_KMAX; k++) {
+        wk[k] = k < K ? w[(long long)th.e * K + k] : 0.0f;
+        long long src = th.s0 - (K - 1) + k;
+        win[k] = k < K - 1 && src >= 0 ? xr[at_step(src, Ls, dir) * ldx] : 0.0f;
     }
-    for (int k = 0; k < K; k++) atomicAdd(&g_w[(long long)e * K + k], gw[k]);
-    atomicAdd(&g_b[e], gb);
+    const float be = b[th.e];
+    for (long long s = th.s0; s < th.s1; s++) {
+        long long t = at_step(s, Ls, dir);
+        win[K - 1] = xr[t * ldx];
+        float c = be;
+#pragma unroll
+        for (int k = 0; k < CONV_KMAX; k++)
+            if (k < K) c += wk[k] * win[k];
+        orow[t * E] = c * sigmoidf_(c);
+#pragma unroll
+        for (int k = 0; k + 1 < CONV_KMAX; k++)
+            if (k + 1 < K) win[k] = win[k + 1];
+    }
 }
 
-/* g_x at the position of step s gathers gc of the steps s .. s + K-1 it
- * feeds. */
-__global__ void conv_bwd_x_kernel(const float *w, int rows, long long Ls, int E, int K, int dir,
-                                  const float *gc, long long ldx, float *g_x)
+/* The backward, steps descending: gc = g_u silu'(c) of steps s0 .. s1 +
+ * K - 2 (the look-ahead ones recomputed: they feed this block's inputs),
+ * g_x of the block's steps from the last K gc, the partial sums of g_w and
+ * g_b over the block's steps added with atomics. */
+__global__ void conv_bwd_kernel(const float *x, long long ldx, const float *w, const float *b,
+                                long long Ls, int E, int K, int dir, const float *g_u, float *g_x,
+                                float *g_w, float *g_b)
 {
-    long long p = blockIdx.x, r = p / Ls, t = p - r * Ls;
-    long long src = at_step(t, Ls, dir);
-    for (int e = threadIdx.x; e < E; e += blockDim.x) {
-        float acc = 0;
-        for (int k = 0; k < K; k++) {
-            long long s = src + (K - 1) - k;
-            if (s < Ls) acc += w[(long long)e * K + k] * gc[(r * Ls + at_step(s, Ls, dir)) * E + e];
-        }
-        g_x[p * ldx + e] += acc;
+    ConvThread th(E, Ls);
+    if (!th.on) return;
+    const float *xr = x + th.r * Ls * ldx + th.e;
+    const float *gur = g_u + th.r * Ls * E + th.e;
+    float *gxr = g_x + th.r * Ls * ldx + th.e;
+    long long top = th.s1 + K - 2 < Ls ? th.s1 + K - 2 : Ls - 1;
+    float wk[CONV_KMAX], win[CONV_KMAX], gcw[CONV_KMAX], gw[CONV_KMAX];
+#pragma unroll
+    for (int k = 0; k < CONV_KMAX; k++) { /* win[k]: the input of step top - (K-1) + k */
+        wk[k] = k < K ? w[(long long)th.e * K + k] : 0.0f;
+        long long src = top - (K - 1) + k;
+        win[k] = k < K && src >= 0 ? xr[at_step(src, Ls, dir) * ldx] : 0.0f;
+        gcw[k] = 0.0f; /* gcw[j]: gc of step s + j */
+        gw[k] = 0.0f;
     }
+    const float be = b[th.e];
+    float gb = 0.0f;
+    for (long long s = top; s >= th.s0; s--) {
+        float c = be;
+#pragma unroll
+        for (int k = 0; k < CONV_KMAX; k++)
+            if (k < K) c += wk[k] * win[k];
+        float sg = sigmoidf_(c);
+        float gc = gur[at_step(s, Ls, dir) * E] * sg * (1.0f + c * (1.0f - sg));
+#pragma unroll
+        for (int j = CONV_KMAX - 1; j > 0; j--) gcw[j] = gcw[j - 1];
+        gcw[0] = gc;
+        if (s < th.s1) {
+            float gx = 0.0f;
+#pragma unroll
+            for (int k = 0; k < CONV_KMAX; k++)
+                if (k < K) {
+                    gw[k] += gc * win[k];
+                    gx += wk[k] * gcw[K - 1 - k];
+                }
+            gb += gc;
+            gxr[at_step(s, Ls, dir) * ldx] += gx;
+        }
+        /* slide the window one step back: drop step s, take s - K */
+#pragma unroll
+        for (int k = CONV_KMAX - 1; k > 0; k--)
+            if (k < K) win[k] = win[k - 1];
+        long long src = s - K;
+        win[0] = src >= 0 ? xr[at_step(src, Ls, dir) * ldx] : 0.0f;
+    }
+#pragma unroll
+    for (int k = 0; k < CONV_KMAX; k++)
+        if (k < K) atomicAdd(&g_w[(long long)th.e * K + k], gw[k]);
+    atomicAdd(&g_b[th.e], gb);
 }
 
 /* ------------------------------------------------------ selective scan */
@@ -696,35 +734,40 @@ int md_cuda_norm_bwd(int rms, const float *x, const float *w, const float *mean,
     return launched("norm backward");
 }
 
+/* The conv1d kernels' grid, or an error for shapes past its limits. */
+static int conv_grid(int rows, long long Ls, int E, int K, dim3 *grid)
+{
+    long long blocks = (Ls + CONV_STEPS - 1) / CONV_STEPS;
+    if (K > CONV_KMAX) return md_error(MD_ERR_ARG, "GPU conv1d: d_conv %d > %d", K, CONV_KMAX);
+    if (rows > 65535) return md_error(MD_ERR_ARG, "GPU conv1d: %d rows > 65535", rows);
+    if (blocks > 65535)
+        return md_error(MD_ERR_ARG, "GPU conv1d: %lld steps > %d", Ls, 65535 * CONV_STEPS);
+    *grid = dim3(blocks_for(E, 128), (unsigned)blocks, (unsigned)rows);
+    return 0;
+}
+
 int md_cuda_conv_fwd(const float *x, long long ldx, const float *w, const float *b, int rows,
                      long long Ls, int E, int K, int dir, float *out, void *stream)
 {
-    long long n = (long long)rows * Ls;
-    if (n <= 0) return 0;
-    if (n > 0x7fffffffLL) return md_error(MD_ERR_ARG, "GPU conv1d: %lld positions", n);
-    conv_fwd_kernel<<<(unsigned)n, E < 256 ? 32 * ((E + 31) / 32) : 256, 0, (cudaStream_t)stream>>>(
-        x, ldx, w, b, rows, Ls, E, K, dir, out);
+    if (rows <= 0 || Ls <= 0) return 0;
+    dim3 grid;
+    int ret = conv_grid(rows, Ls, E, K, &grid);
+    if (ret) return ret;
+    conv_fwd_kernel<<<grid, 128, 0, (cudaStream_t)stream>>>(x, ldx, w, b, Ls, E, K, dir, out);
     return launched("conv1d forward");
 }
 
 int md_cuda_conv_bwd(const float *x, long long ldx, const float *w, const float *b, int rows,
-                     long long Ls, int E, int K, int dir, const float *g_u, float *scratch,
-                     float *g_x, float *g_w, float *g_b, void *stream)
+                     long long Ls, int E, int K, int dir, const float *g_u, float *g_x, float *g_w,
+                     float *g_b, void *stream)
 {
-    long long n = (long long)rows * Ls;
-    if (n <= 0) return 0;
-    if (n > 0x7fffffffLL) return md_error(MD_ERR_ARG, "GPU conv1d: %lld positions", n);
-    if (K > 8) return md_error(MD_ERR_ARG, "GPU conv1d backward: d_conv %d > 8", K);
-    if (rows > 65535) return md_error(MD_ERR_ARG, "GPU conv1d backward: %d rows > 65535", rows);
-    cudaStream_t st = (cudaStream_t)stream;
-    dim3 grid(blocks_for(E, 128), (unsigned)((Ls + CONV_STEPS - 1) / CONV_STEPS), (unsigned)rows);
-    conv_bwd_w_kernel<<<grid, 128, 0, st>>>(x, ldx, w, b, rows, Ls, E, K, dir, g_u, scratch, g_w,
-                                            g_b);
-    int ret = launched("conv1d backward (weights)");
+    if (rows <= 0 || Ls <= 0) return 0;
+    dim3 grid;
+    int ret = conv_grid(rows, Ls, E, K, &grid);
     if (ret) return ret;
-    conv_bwd_x_kernel<<<(unsigned)n, E < 256 ? 32 * ((E + 31) / 32) : 256, 0, st>>>(
-        w, rows, Ls, E, K, dir, scratch, ldx, g_x);
-    return launched("conv1d backward (inputs)");
+    conv_bwd_kernel<<<grid, 128, 0, (cudaStream_t)stream>>>(x, ldx, w, b, Ls, E, K, dir, g_u, g_x,
+                                                            g_w, g_b);
+    return launched("conv1d backward");
 }
 
 size_t md_cuda_train_scan_workspace(int rows, long long Ls, int E, int N)

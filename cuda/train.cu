@@ -409,9 +409,8 @@ int dir_bwd(Step &s, const md_mixer_params *p, int d, int b, const Span &sp, con
     OP(T_GEMM, gemm_tn_acc(s.g, n, E, R, s.g_dtr + o * E, E, s.xdbl[b] + o * X, X, s.G(p->dt_proj_w), R));
     OP(T_GEMM, gemm_nn(s.g, n, E, X, s.g_xdbl + o * X, X, s.P(p->x_proj), E, s.g_u + o * E, E, 1));
     OP(T_GEMM, gemm_tn_acc(s.g, n, X, E, s.g_xdbl + o * X, X, s.u[b] + o * E, E, s.G(p->x_proj), E));
-    /* g_dtr is free again: the conv backward's scratch */
     OP(T_CONV, md_cuda_conv_bwd(s.xz, 2 * E, s.P(p->conv_w), s.P(p->conv_b), sp.rows, sp.Lw, E, s.K,
-                                dir, s.g_u, s.g_dtr, s.g_xz, s.G(p->conv_w), s.G(p->conv_b), s.st));
+                                dir, s.g_u, s.g_xz, s.G(p->conv_w), s.G(p->conv_b), s.st));
     return 0;
 }
 

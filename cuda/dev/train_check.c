@@ -131,12 +131,12 @@ static void check_conv(int rows, int64_t Ls, int E, int K, int dir)
           *gb = rand_buf(E, -1, 1);
     float *d_x = to_dev(x, T * ldx), *d_w = to_dev(w, (int64_t)E * K), *d_b = to_dev(b, E),
           *d_gu = to_dev(gu, T * E), *d_gx = to_dev(gx, T * ldx), *d_gw = to_dev(gw, (int64_t)E * K),
-          *d_gb = to_dev(gb, E), *d_out = dev_poisoned(T * E), *d_scr = dev_poisoned(T * E);
+          *d_gb = to_dev(gb, E), *d_out = dev_poisoned(T * E);
     float *out = malloc((size_t)(T * E) * sizeof *out);
     md_grad_conv_fwd(x, ldx, w, b, rows, Ls, E, K, dir, out);
     md_grad_conv_bwd(x, ldx, w, b, rows, Ls, E, K, dir, gu, gx, gw, gb);
     if (md_cuda_conv_fwd(d_x, ldx, d_w, d_b, rows, Ls, E, K, dir, d_out, NULL) < 0 ||
-        md_cuda_conv_bwd(d_x, ldx, d_w, d_b, rows, Ls, E, K, dir, d_gu, d_scr, d_gx, d_gw, d_gb,
+        md_cuda_conv_bwd(d_x, ldx, d_w, d_b, rows, Ls, E, K, dir, d_gu, d_gx, d_gw, d_gb,
                          NULL) < 0) {
         printf("  conv1d: %s FAIL\n", md_last_error());
         failures++;
@@ -147,7 +147,7 @@ static void check_conv(int rows, int64_t Ls, int E, int K, int dir)
     expect("conv1d bwd", shape, "g_b", d_gb, gb, E, 1e-4);
     float *all[] = {x, w, b, gu, gx, gw, gb, out};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) free(all[i]);
-    float *dall[] = {d_x, d_w, d_b, d_gu, d_gx, d_gw, d_gb, d_out, d_scr};
+    float *dall[] = {d_x, d_w, d_b, d_gu, d_gx, d_gw, d_gb, d_out};
     for (size_t i = 0; i < sizeof dall / sizeof *dall; i++) cudaFree(dall[i]);
 }
 
@@ -404,6 +404,9 @@ int main(int argc, char **argv)
     check_conv(1, 3, 33, 4, -1);
     check_conv(2, 777, 37, 2, 1);
     check_conv(2, 4097, 512, 4, -1);
+    check_conv(2, 130, 64, 8, -1); /* around the kernels' 64-step blocks, d_conv 1 to 8 */
+    check_conv(1, 65, 40, 1, 1);
+    check_conv(3, 64, 96, 3, 1);
     if (!quick) check_conv(1, 2048, 1536, 4, 1);
     /* rows, L, E, N, dir */
     check_scan(3, 1000, 40, 16, 1);
