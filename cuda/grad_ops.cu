@@ -42,6 +42,16 @@ unsigned blocks_for(long long n, long long per_block)
     return (unsigned)(b < 1 ? 1 : b);
 }
 
+/* The current device's multiprocessor count. */
+int device_sms(int *sms)
+{
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+        return md_error(MD_ERR, "CUDA: the device's multiprocessor count");
+    return 0;
+}
+
 constexpr int WARPS = 8;     /* warps per block of the row kernels */
 constexpr int MAXD_LANE = 32; /* channels per lane of the norm kernels: D <= 1024 */
 
@@ -728,7 +738,12 @@ int md_cuda_norm_bwd(int rms, const float *x, const float *w, const float *mean,
 {
     if (T <= 0) return 0;
     if (D > 32 * MAXD_LANE) return md_error(MD_ERR_ARG, "GPU norm backward: d_model %d > %d", D, 32 * MAXD_LANE);
-    unsigned grid = blocks_for(T, WARPS * 64); /* ~64 positions per warp */
+    /* up to 64 positions a warp (fewer atomics for g_w, g_b), but blocks
+     * enough for 4 a multiprocessor (chunks of long sequences) */
+    int sms = 0;
+    if (int ret = device_sms(&sms)) return ret;
+    unsigned grid = blocks_for(T, WARPS * 64), most = blocks_for(T, WARPS);
+    if (grid < 4u * sms) grid = most < 4u * sms ? most : 4u * sms;
     norm_bwd_kernel<<<grid, WARPS * 32, 0, (cudaStream_t)stream>>>(
         rms, x, w, mean, rstd, g_y, T, D, g_x, accumulate, g_w, g_b);
     return launched("norm backward");
@@ -817,10 +832,8 @@ int md_cuda_scan_bwd(const float *u, const float *dtr, const float *bias, const 
     /* Sequential over the chunks when there is one, or when the rows and
      * channels alone give two waves of resident threads (8 warps an SM at
      * the kernel's registers): the chunk-parallel passes would only add work. */
-    int dev = 0, sms = 132;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
-        return md_error(MD_ERR, "CUDA: the device's multiprocessor count");
+    int sms = 0;
+    if ((ret = device_sms(&sms))) return ret;
     bool seq = a.chunks == 1 || (long long)rows * E >= 2LL * sms * 8 * 32;
     dim3 grid(blocks_for(E, 64), seq ? 1u : (unsigned)a.chunks, (unsigned)rows);
     if (!seq) {
