@@ -47,7 +47,8 @@ def main():
     for task, (d2, best, who) in PUBLISHED.items():
         m = load(os.path.join(res, "gue", task + ".test.json"))
         last = training_time(os.path.join(res, "logs", task + ".jsonl"))
-        t = f"{last['elapsed_s'] / 60:.0f} min" if last else "not run"
+        s = last["elapsed_s"] if last else None
+        t = "not run" if s is None else f"{s / 60:.0f} min" if s >= 90 else f"{s:.0f} s"
         ep = f"{last.get('epoch', 'n/a')}" if last else "n/a"
         if m:
             print(f"| {task} | {m['n']} | {fmt(m.get('mcc'))} | {fmt(m.get('auroc'), 1, 3)} | "
