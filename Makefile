@@ -68,7 +68,7 @@ $(BUILD)/%.o: %.c $(wildcard src/*.h src/*.inc src/cpu/*.h src/cpu/*.inc cli/*.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-$(BUILD)/%.o: %.cu $(wildcard src/*.h cuda/*.h cuda/dev/*.h) $(CONFIG_STAMP)
+$(BUILD)/%.o: %.cu $(wildcard src/*.h cuda/*.h cuda/*.cuh cuda/dev/*.h) $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -Isrc -c $< -o $@
 

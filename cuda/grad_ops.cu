@@ -16,8 +16,11 @@
 #include "mambadna.h"
 #include "backend.h"
 #include "cpu/grad_fast.h"
+#include "fast_math.cuh"
 
 namespace {
+
+using namespace md_fast;
 
 __device__ __forceinline__ float warp_sum(float v)
 {
@@ -25,8 +28,6 @@ __device__ __forceinline__ float warp_sum(float v)
     return v;
 }
 
-__device__ __forceinline__ float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
-__device__ __forceinline__ float softplusf_(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
 
 int launched(const char *what)
 {
@@ -173,7 +174,7 @@ __global__ void conv_fwd_kernel(const float *x, long long ldx, const float *w, c
 #pragma unroll
         for (int k = 0; k < CONV_KMAX; k++)
             if (k < K) c += wk[k] * win[k];
-        orow[t * E] = c * sigmoidf_(c);
+        orow[t * E] = c * sigmoid_f(c);
 #pragma unroll
         for (int k = 0; k + 1 < CONV_KMAX; k++)
             if (k + 1 < K) win[k] = win[k + 1];
@@ -210,7 +211,7 @@ __global__ void conv_bwd_kernel(const float *x, long long ldx, const float *w, c
 #pragma unroll
         for (int k = 0; k < CONV_KMAX; k++)
             if (k < K) c += wk[k] * win[k];
-        float sg = sigmoidf_(c);
+        float sg = sigmoid_f(c);
         float gc = gur[at_step(s, Ls, dir) * E] * sg * (1.0f + c * (1.0f - sg));
 #pragma unroll
         for (int j = CONV_KMAX - 1; j > 0; j--) gcw[j] = gcw[j - 1];
@@ -308,23 +309,13 @@ __device__ __forceinline__ void warp_reduce_scatter(float *v, int lane)
     if constexpr (HALF > 1) warp_reduce_scatter<HALF / 2>(v, lane);
 }
 
-/* 2^x on the special-function unit (relative error ~2 ulp, denormals to 0). */
-__device__ __forceinline__ float exp2_ftz(float x)
-{
-    float r;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
-    return r;
-}
-
-constexpr float LOG2E_F = 1.4426950408889634f, LN2_F = 0.6931471805599453f;
-
 /* A log2(e), A = -exp(A_log): exp(delta A) = 2^(delta A log2(e)). */
 template <int NM>
 __device__ __forceinline__ void load_A(const ScanArgs &a, int e, float *A)
 {
 #pragma unroll
     for (int n = 0; n < NM; n++)
-        A[n] = n < a.N ? -expf(a.A_log[(long long)e * a.N + n]) * LOG2E_F : 0.0f;
+        A[n] = n < a.N ? -expf(a.A_log[(long long)e * a.N + n]) * LOG2E : 0.0f;
 }
 
 /* The state after step s from hin (hout may be hin): h = exp(delta A) h +
@@ -335,10 +326,10 @@ __device__ __forceinline__ void state_step(const ScanArgs &a, const ChunkThread 
                                            const float *hin, float *hout)
 {
     long long t = th.t(a, s);
-    float dl = softplusf_(a.dtr[t * a.E + th.e] + bias), du = dl * a.u[t * a.E + th.e];
+    float dl = softplus_f(a.dtr[t * a.E + th.e] + bias), du = dl * a.u[t * a.E + th.e];
     const float *Bt = a.Bm + t * a.ldbc;
 #pragma unroll
-    for (int n = 0; n < NM; n++) hout[n] = n < a.N ? exp2_ftz(dl * A[n]) * hin[n] + du * Bt[n] : 0.0f;
+    for (int n = 0; n < NM; n++) hout[n] = n < a.N ? ex2_approx(dl * A[n]) * hin[n] + du * Bt[n] : 0.0f;
 }
 
 /* A chunk's (A') result: its adjoint v and decay product P, (N, E). */
@@ -391,13 +382,13 @@ __global__ void scan_bwd_local_kernel(ScanArgs a, const float *g_y, float *g_loc
     float bi = a.bias[th.e];
     for (long long s = th.s1 - 1; s >= th.s0; s--) {
         long long t = th.t(a, s);
-        float dl = softplusf_(a.dtr[t * a.E + th.e] + bi), zt = a.z[t * a.ldz + th.e];
-        float gacc = g_y[t * a.E + th.e] * zt * sigmoidf_(zt);
+        float dl = softplus_f(a.dtr[t * a.E + th.e] + bi), zt = a.z[t * a.ldz + th.e];
+        float gacc = g_y[t * a.E + th.e] * zt * sigmoid_f(zt);
         const float *Ct = a.Cm + t * a.ldbc;
 #pragma unroll
         for (int n = 0; n < NM; n++)
             if (n < a.N) {
-                float da = exp2_ftz(dl * A[n]);
+                float da = ex2_approx(dl * A[n]);
                 gh[n] = (gh[n] + gacc * Ct[n]) * da;
                 P[n] *= da;
             }
@@ -471,13 +462,13 @@ __global__ void scan_bwd_kernel(ScanArgs a, const float *hsave, const float *g_i
                 long long s = th.s0 + j * SUB + k;
                 if (s >= th.s1) continue;
                 long long t = th.t(a, s);
-                float pre = a.dtr[t * a.E + e] + bi, dl = softplusf_(pre), ut = a.u[t * a.E + e];
+                float pre = a.dtr[t * a.E + e] + bi, dl = softplus_f(pre), ut = a.u[t * a.E + e];
                 const float *Bt = a.Bm + t * a.ldbc, *Ct = a.Cm + t * a.ldbc;
                 float acc = De * ut;
 #pragma unroll
                 for (int n = 0; n < NM; n++)
                     if (n < N) acc += hr[k + 1][n] * Ct[n];
-                float zt = a.z[t * a.ldz + e], sz = sigmoidf_(zt), gy = th.on ? g_y[t * a.E + e] : 0.0f;
+                float zt = a.z[t * a.ldz + e], sz = sigmoid_f(zt), gy = th.on ? g_y[t * a.E + e] : 0.0f;
                 float gacc = gy * zt * sz;
                 float gdl = 0, gu = gacc * De;
                 gD += gacc * ut;
@@ -485,7 +476,7 @@ __global__ void scan_bwd_kernel(ScanArgs a, const float *hsave, const float *g_i
 #pragma unroll
                 for (int n = 0; n < NM; n++) {
                     if (n >= N) continue;
-                    float bn = Bt[n], cn = Ct[n], da = exp2_ftz(dl * A[n]), hp = hr[k][n];
+                    float bn = Bt[n], cn = Ct[n], da = ex2_approx(dl * A[n]), hp = hr[k][n];
                     gh[n] += gacc * cn;
                     if constexpr (RS) {
                         gbc[n] = gh[n] * dl * ut;
@@ -498,7 +489,7 @@ __global__ void scan_bwd_kernel(ScanArgs a, const float *hsave, const float *g_i
                             atomicAdd(&g_bc[t * ldg + N + n], gC);
                         }
                     }
-                    gdl += gh[n] * (LN2_F * A[n] * da * hp + bn * ut);
+                    gdl += gh[n] * (LN2 * A[n] * da * hp + bn * ut);
                     gA[n] += gh[n] * dl * da * hp;
                     gu += gh[n] * dl * bn;
                     gh[n] *= da;
@@ -515,7 +506,7 @@ __global__ void scan_bwd_kernel(ScanArgs a, const float *hsave, const float *g_i
                     y[t * a.E + e] = acc * zt * sz;
                     g_z[t * a.ldz + e] += gy * acc * sz * (1.0f + zt * (1.0f - sz));
                     g_u[t * a.E + e] = gu;
-                    float gpre = gdl * sigmoidf_(pre);
+                    float gpre = gdl * sigmoid_f(pre);
                     g_dtr[t * a.E + e] = gpre;
                     gbias += gpre;
                 }
@@ -532,7 +523,7 @@ __global__ void scan_bwd_kernel(ScanArgs a, const float *hsave, const float *g_i
     float *pc = part + (seq ? th.r : th.r * a.chunks + th.c) * (long long)(N + 2) * a.E + e;
 #pragma unroll
     for (int n = 0; n < NM; n++)
-        if (n < N) pc[(long long)n * a.E] = gA[n] * A[n] * LN2_F;
+        if (n < N) pc[(long long)n * a.E] = gA[n] * A[n] * LN2;
     pc[(long long)N * a.E] = gD;
     pc[(long long)(N + 1) * a.E] = gbias;
 }

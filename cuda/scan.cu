@@ -42,12 +42,13 @@
 #include "backend.h"
 #include "cpu/grad_fast.h"
 #include "dev/scan_tuning.h"
+#include "fast_math.cuh"
 
 namespace {
 
+using namespace md_fast;
+
 constexpr int TT = 16;               /* time steps per tile */
-constexpr float LOG2E = 1.4426950408889634f;
-constexpr float LN2 = 0.6931471805599453f;
 
 struct ScanParams {
     const void *u, *dt, *z, *Bm, *Cm;    /* (B, L, E), (B, L, ldz), (B, L, ldbc) */
@@ -64,20 +65,6 @@ struct ScanParams {
 };
 
 /* ---------------------------------------------------------------- math */
-
-__device__ __forceinline__ float ex2_approx(float x)
-{
-    float r;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
-    return r;
-}
-
-__device__ __forceinline__ float lg2_approx(float x)
-{
-    float r;
-    asm("lg2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
-    return r;
-}
 
 __device__ __forceinline__ float tanh_approx(float x)
 {
@@ -104,23 +91,6 @@ __device__ __forceinline__ float exp2_poly(float x)
     q = fmaf(q, f, 6.9314718246e-1f);
     float p = fmaf(q, f, 1.0f);
     return __int_as_float((int)((unsigned)__float_as_int(p) + ((unsigned)__float_as_int(t) << 23)));
-}
-
-/* softplus(x) = log1p(e^x), to a few 1e-7 relative: a series for e^x < 1/16
- * (where 1 + e^x would lose the low bits), lg2 above, x itself above 20 (as
- * the CPU reference). */
-__device__ __forceinline__ float softplus_f(float x)
-{
-    float w = ex2_approx(x * LOG2E);
-    float p = fmaf(w, -1.0f / 6.0f, 0.2f);
-    p = fmaf(p, w, -0.25f);
-    p = fmaf(p, w, 1.0f / 3.0f);
-    p = fmaf(p, w, -0.5f);
-    p = fmaf(p, w, 1.0f);
-    p *= w;
-    float l = lg2_approx(1.0f + w) * LN2;
-    float r = w < 0.0625f ? p : l;
-    return x > 20.0f ? x : r;
 }
 
 /* silu(z) = z sigmoid(z). fp32 outputs: exp and a fast divide (2 ulp);
