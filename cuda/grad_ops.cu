@@ -1,9 +1,10 @@
 /* grad_ops.cu: the training ops on the GPU, forward and backward, float32,
  * with the semantics and layouts of the CPU ones (src/cpu/grad_ops.inc,
  * src/cpu/grad_fast.h): norms with saved statistics, causal conv1d + SiLU,
- * the selective scan saving its states at every MD_SCAN_CHUNK-th step and
- * its backward recomputing them chunk by chunk, the PS strand swap,
- * embedding scatter, pooling, the language-model cross-entropy, AdamW.
+ * the selective scan's backward recomputing the states chunk by chunk from
+ * those its forward (md_cuda_scan_fwd_save, cuda/scan.cu) saved at every
+ * MD_SCAN_CHUNK-th step, the PS strand swap, embedding scatter, pooling,
+ * the language-model cross-entropy, AdamW.
  *
  * Sums over positions (weight gradients) are reduced per thread or per
  * block and then added with atomics: results agree with the CPU within
