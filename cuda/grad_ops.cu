@@ -152,7 +152,17 @@ struct ConvThread {
     }
 };
 
-/* out = SiLU(conv), the window of the last K inputs in registers. */
+/* Per thread: wr[j] = w[K-1-j], the taps from the newest input back, and a
+ * window back[j] = the input j steps before the current one (KMAX of them,
+ * the extra ones times zero taps), so that every register index is a
+ * constant. */
+__device__ __forceinline__ void load_taps(const float *w, int e, int K, float *wr)
+{
+#pragma unroll
+    for (int j = 0; j < CONV_KMAX; j++) wr[j] = j < K ? w[(long long)e * K + K - 1 - j] : 0.0f;
+}
+
+/* out = SiLU(conv) of steps s0 .. s1. */
 __global__ void conv_fwd_kernel(const float *x, long long ldx, const float *w, const float *b,
                                 long long Ls, int E, int K, int dir, float *out)
 {
@@ -160,25 +170,23 @@ __global__ void conv_fwd_kernel(const float *x, long long ldx, const float *w, c
     if (!th.on) return;
     const float *xr = x + th.r * Ls * ldx + th.e;
     float *orow = out + th.r * Ls * E + th.e;
-    float wk[CONV_KMAX], win[CONV_KMAX]; /* win[k]: the input of step s - (K-1) + k */
+    float wr[CONV_KMAX], back[CONV_KMAX]; /* back[j]: the input of step s - 1 - j, then s - j */
+    load_taps(w, th.e, K, wr);
 #pragma unroll
-    for (int k = 0; k < CONV_KMAX; k++) {
-        wk[k] = k < K ? w[(long long)th.e * K + k] : 0.0f;
-        long long src = th.s0 - (K - 1) + k;
-        win[k] = k < K - 1 && src >= 0 ? xr[at_step(src, Ls, dir) * ldx] : 0.0f;
+    for (int j = 0; j < CONV_KMAX; j++) {
+        long long src = th.s0 - 1 - j;
+        back[j] = j < K - 1 && src >= 0 ? xr[at_step(src, Ls, dir) * ldx] : 0.0f;
     }
     const float be = b[th.e];
     for (long long s = th.s0; s < th.s1; s++) {
         long long t = at_step(s, Ls, dir);
-        win[K - 1] = xr[t * ldx];
+#pragma unroll
+        for (int j = CONV_KMAX - 1; j > 0; j--) back[j] = back[j - 1];
+        back[0] = xr[t * ldx];
         float c = be;
 #pragma unroll
-        for (int k = 0; k < CONV_KMAX; k++)
-            if (k < K) c += wk[k] * win[k];
+        for (int j = 0; j < CONV_KMAX; j++) c = fmaf(wr[j], back[j], c);
         orow[t * E] = c * sigmoid_f(c);
-#pragma unroll
-        for (int k = 0; k + 1 < CONV_KMAX; k++)
-            if (k + 1 < K) win[k] = win[k + 1];
     }
 }
 
@@ -196,22 +204,23 @@ __global__ void conv_bwd_kernel(const float *x, long long ldx, const float *w, c
     const float *gur = g_u + th.r * Ls * E + th.e;
     float *gxr = g_x + th.r * Ls * ldx + th.e;
     long long top = th.s1 + K - 2 < Ls ? th.s1 + K - 2 : Ls - 1;
-    float wk[CONV_KMAX], win[CONV_KMAX], gcw[CONV_KMAX], gw[CONV_KMAX];
+    /* back[j]: the input of step s - j; gcw[j]: gc of step s + j; gwr[j]: the
+     * partial sum of g_w[K-1-j] */
+    float wr[CONV_KMAX], back[CONV_KMAX], gcw[CONV_KMAX], gwr[CONV_KMAX];
+    load_taps(w, th.e, K, wr);
 #pragma unroll
-    for (int k = 0; k < CONV_KMAX; k++) { /* win[k]: the input of step top - (K-1) + k */
-        wk[k] = k < K ? w[(long long)th.e * K + k] : 0.0f;
-        long long src = top - (K - 1) + k;
-        win[k] = k < K && src >= 0 ? xr[at_step(src, Ls, dir) * ldx] : 0.0f;
-        gcw[k] = 0.0f; /* gcw[j]: gc of step s + j */
-        gw[k] = 0.0f;
+    for (int j = 0; j < CONV_KMAX; j++) {
+        long long src = top - j;
+        back[j] = src >= 0 ? xr[at_step(src, Ls, dir) * ldx] : 0.0f;
+        gcw[j] = 0.0f;
+        gwr[j] = 0.0f;
     }
     const float be = b[th.e];
     float gb = 0.0f;
     for (long long s = top; s >= th.s0; s--) {
         float c = be;
 #pragma unroll
-        for (int k = 0; k < CONV_KMAX; k++)
-            if (k < K) c += wk[k] * win[k];
+        for (int j = 0; j < CONV_KMAX; j++) c = fmaf(wr[j], back[j], c);
         float sg = sigmoid_f(c);
         float gc = gur[at_step(s, Ls, dir) * E] * sg * (1.0f + c * (1.0f - sg));
 #pragma unroll
@@ -220,24 +229,22 @@ __global__ void conv_bwd_kernel(const float *x, long long ldx, const float *w, c
         if (s < th.s1) {
             float gx = 0.0f;
 #pragma unroll
-            for (int k = 0; k < CONV_KMAX; k++)
-                if (k < K) {
-                    gw[k] += gc * win[k];
-                    gx += wk[k] * gcw[K - 1 - k];
-                }
+            for (int j = 0; j < CONV_KMAX; j++) {
+                gwr[j] = fmaf(gc, back[j], gwr[j]);
+                gx = fmaf(wr[j], gcw[j], gx);
+            }
             gb += gc;
             gxr[at_step(s, Ls, dir) * ldx] += gx;
         }
-        /* slide the window one step back: drop step s, take s - K */
+        /* one step back: the window takes the input KMAX steps before s */
 #pragma unroll
-        for (int k = CONV_KMAX - 1; k > 0; k--)
-            if (k < K) win[k] = win[k - 1];
-        long long src = s - K;
-        win[0] = src >= 0 ? xr[at_step(src, Ls, dir) * ldx] : 0.0f;
+        for (int j = 0; j + 1 < CONV_KMAX; j++) back[j] = back[j + 1];
+        long long src = s - CONV_KMAX;
+        back[CONV_KMAX - 1] = src >= 0 ? xr[at_step(src, Ls, dir) * ldx] : 0.0f;
     }
 #pragma unroll
-    for (int k = 0; k < CONV_KMAX; k++)
-        if (k < K) atomicAdd(&g_w[(long long)th.e * K + k], gw[k]);
+    for (int j = 0; j < CONV_KMAX; j++)
+        if (j < K) atomicAdd(&g_w[(long long)th.e * K + K - 1 - j], gwr[j]);
     atomicAdd(&g_b[th.e], gb);
 }
 
