@@ -18,31 +18,12 @@
 #include "backend.h"
 #include "cpu/grad_fast.h"
 #include "fast_math.cuh"
+#include "kernel_common.cuh"
 
 namespace {
 
+using namespace md_kernel;
 using namespace md_fast;
-
-__device__ __forceinline__ float warp_sum(float v)
-{
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-
-int launched(const char *what)
-{
-    cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess)
-        return md_error(MD_ERR, "CUDA kernel %s: %s", what, cudaGetErrorString(e));
-    return 0;
-}
-
-unsigned blocks_for(long long n, long long per_block)
-{
-    long long b = (n + per_block - 1) / per_block;
-    return (unsigned)(b < 1 ? 1 : b);
-}
 
 /* The current device's multiprocessor count. */
 int device_sms(int *sms)

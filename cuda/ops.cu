@@ -16,35 +16,18 @@
 
 #include "mambadna.h"
 #include "backend.h"
+#include "kernel_common.cuh"
 
 namespace {
+
+using namespace md_kernel;
 
 __device__ __forceinline__ float ldf(const float *p) { return *p; }
 __device__ __forceinline__ float ldf(const __nv_bfloat16 *p) { return __bfloat162float(*p); }
 __device__ __forceinline__ void stf(float *p, float v) { *p = v; }
 __device__ __forceinline__ void stf(__nv_bfloat16 *p, float v) { *p = __float2bfloat16(v); }
 
-__device__ __forceinline__ float warp_sum(float v)
-{
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-int launched(const char *what)
-{
-    cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess)
-        return md_error(MD_ERR, "CUDA kernel %s: %s", what, cudaGetErrorString(e));
-    return 0;
-}
-
 constexpr int WARPS = 8; /* warps (positions) per block of the row kernels */
-
-unsigned blocks_for(long long n, long long per_block)
-{
-    long long b = (n + per_block - 1) / per_block;
-    return (unsigned)(b < 1 ? 1 : b);
-}
 
 /* ------------------------------------------------------------ gather */
 

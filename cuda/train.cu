@@ -194,6 +194,7 @@ struct Step {
     long long L, T;
     int D, E, N, R, X, K, V;
     long long C;         /* time-chunk length; 0: whole layers */
+    long long n_chunks;  /* time chunks of a sequence (L / C rounded up; 0: whole layers) */
     /* whole step */
     uint8_t *tok;        /* (T) */
     uint8_t *tgt;        /* (B, L) LM targets */
@@ -229,19 +230,23 @@ struct Step {
     float *G(const float *hp) const { return hp ? tc->grads + (hp - m->params) : nullptr; }
 };
 
-/* The arena items of a step run with time chunks of C (0: whole layers). */
 struct Item { void **p; size_t bytes; };
 
-std::vector<Item> step_items(Step &s, int objective, long long C)
+/* Set up s for time chunks of C (0: whole layers): the chunk count and the
+ * sizes of the scan buffers, and the arena items of the step. */
+std::vector<Item> plan_step(Step &s, int objective, long long C)
 {
     const md_config *c = s.c;
     long long T = s.T, D = s.D, E = s.E, X = s.X;
     int mul = s.dirs == 2 && c->combine == MD_COMBINE_MUL, two = s.dirs == 2 && !C;
     int lm = objective != MD_OBJ_CLASSIFY;
     long long W = C ? C + 2 * (s.K - 1) : T, seg = C ? C : s.L, rows = C ? 1 : s.rows;
-    long long n_save = rows * ((seg + MD_SCAN_CHUNK - 1) / MD_SCAN_CHUNK) * s.N * E;
-    long long n_chunks = C ? (s.L + C - 1) / C : 0;
-    size_t hsave_bytes = (size_t)(C ? 1 : (s.want_grads ? c->n_layer : 1) * s.dirs) * n_save * 4;
+    s.C = C;
+    s.n_chunks = C ? (s.L + C - 1) / C : 0;
+    s.n_save = rows * ((seg + MD_SCAN_CHUNK - 1) / MD_SCAN_CHUNK) * s.N * E;
+    s.n_bounds = s.rows * s.dirs * s.n_chunks * s.N * E;
+    s.fwd_work_bytes = md_cuda_selective_scan_workspace((int)rows, (long)seg, s.E, s.N);
+    size_t hsave_bytes = (size_t)(C ? 1 : (s.want_grads ? c->n_layer : 1) * s.dirs) * s.n_save * 4;
     return {
         {(void **)&s.tok, (size_t)T},
         {(void **)&s.tgt, lm ? (size_t)s.B * s.L : 0},
@@ -260,8 +265,7 @@ std::vector<Item> step_items(Step &s, int objective, long long C)
         {(void **)&s.gWc, (size_t)s.V * D * 4},
         {(void **)&s.f, (size_t)s.rows * D * 4},
         {(void **)&s.g_f, (size_t)s.rows * D * 4},
-        {(void **)&s.bounds, (size_t)((s.want_grads ? c->n_layer : 1) * s.rows * s.dirs * n_chunks *
-                                      s.N * E * 4)},
+        {(void **)&s.bounds, (size_t)((s.want_grads ? c->n_layer : 1) * s.n_bounds * 4)},
         {(void **)&s.carry, C ? (size_t)s.N * E * 4 : 0},
         {(void **)&s.o_row[0], C && mul ? (size_t)s.L * D * 4 : 0},
         {(void **)&s.o_row[1], C && mul ? (size_t)s.L * D * 4 : 0},
@@ -287,7 +291,7 @@ std::vector<Item> step_items(Step &s, int objective, long long C)
         {(void **)&s.g_xdbl, (size_t)W * X * 4},
         {(void **)&s.g_normed, (size_t)W * D * 4},
         {(void **)&s.scan_work, md_cuda_train_scan_workspace((int)rows, seg, s.E, s.N)},
-        {(void **)&s.fwd_work, md_cuda_selective_scan_workspace((int)rows, (long)seg, s.E, s.N)},
+        {(void **)&s.fwd_work, s.fwd_work_bytes},
     };
 }
 
@@ -309,18 +313,13 @@ int step_alloc(Step &s, int objective)
     TRY(cu(cudaMemGetInfo(&fr, &tot), "device memory"));
     size_t avail = fr + tc->arena_bytes > margin ? fr + tc->arena_bytes - margin : 0;
     long long C = g_train_chunk > 0 ? (g_train_chunk < s.L ? g_train_chunk : s.L) : 0;
-    size_t need = items_bytes(step_items(s, objective, C));
+    std::vector<Item> items = plan_step(s, objective, C);
+    size_t need = items_bytes(items);
     for (long long c = s.L < AUTO_CHUNK ? s.L : AUTO_CHUNK; !g_train_chunk && need > avail && c >= 1024;
          c /= 2) {
-        C = c;
-        need = items_bytes(step_items(s, objective, C));
+        items = plan_step(s, objective, c);
+        need = items_bytes(items);
     }
-    s.C = C;
-    std::vector<Item> items = step_items(s, objective, C);
-    long long seg = C ? C : s.L, rows = C ? 1 : s.rows;
-    s.n_save = rows * ((seg + MD_SCAN_CHUNK - 1) / MD_SCAN_CHUNK) * s.N * s.E;
-    s.n_bounds = C ? s.rows * s.dirs * ((s.L + C - 1) / C) * s.N * s.E : 0;
-    s.fwd_work_bytes = md_cuda_selective_scan_workspace((int)rows, (long)seg, s.E, s.N);
     if (tc->arena_bytes < need) {
         cudaFree(tc->arena);
         tc->arena = nullptr;
@@ -498,15 +497,13 @@ int layer_bwd(Step &s, const md_layer_params *l, const float *r, const float *g_
  * backwards for the reverse one. */
 long long scan_order(const Step &s, int d, long long k)
 {
-    long long n = (s.L + s.C - 1) / s.C;
-    return d ? n - 1 - k : k;
+    return d ? s.n_chunks - 1 - k : k;
 }
 
 /* The state leaving time chunk c of sequence row, direction d. */
 float *bound(const Step &s, int row, int d, long long c)
 {
-    long long n = (s.L + s.C - 1) / s.C;
-    return s.layer_bounds + (((long long)row * s.dirs + d) * n + c) * s.N * s.E;
+    return s.layer_bounds + (((long long)row * s.dirs + d) * s.n_chunks + c) * s.N * s.E;
 }
 
 /* The state entering the k-th chunk of direction d in scan order. */
@@ -521,7 +518,7 @@ const float *entering(const Step &s, int row, int d, long long k)
  * the second's added (or multiplied). */
 int layer_fwd_chunked(Step &s, const md_layer_params *l, const float *r_all, float *hidden_all)
 {
-    long long L = s.L, D = s.D, E = s.E, n_chunks = (L + s.C - 1) / s.C;
+    long long L = s.L, D = s.D, E = s.E, n_chunks = s.n_chunks;
     int mul = s.dirs == 2 && s.c->combine == MD_COMBINE_MUL;
     for (int row = 0; row < s.rows; row++) {
         const float *r = r_all + row * L * D;
@@ -553,7 +550,7 @@ int layer_fwd_chunked(Step &s, const md_layer_params *l, const float *r_all, flo
 int layer_bwd_chunked(Step &s, const md_layer_params *l, const float *r_all, const float *g_h_all,
                       float *g_r_all)
 {
-    long long L = s.L, D = s.D, E = s.E, n_chunks = (L + s.C - 1) / s.C;
+    long long L = s.L, D = s.D, E = s.E, n_chunks = s.n_chunks;
     int mul = s.dirs == 2 && s.c->combine == MD_COMBINE_MUL;
     const float *W_out = s.P(l->fwd.out_proj);
     float *dW_out = s.G(l->fwd.out_proj);
@@ -759,7 +756,7 @@ int loss_grad(md_model *m, int dev, int objective, const md_batch *bt, int want_
         const float *r = s.stream + li * T * D;
         s.layer = li;
         if (s.C) {
-            s.layer_bounds = s.bounds + (want_grads ? li : 0) * (s.n_bounds);
+            s.layer_bounds = s.bounds + (want_grads ? li : 0) * s.n_bounds;
             TRY(layer_fwd_chunked(s, &m->layers[li], r, s.h));
         } else {
             for (int d = 0; d < s.dirs; d++)
