@@ -51,6 +51,12 @@ CLI_COMMAND_DECL(finetune);
  * else data/models/ beside the program (a source checkout), else
  * ../share/mambadna/models/ beside it (an installation). Static buffer. */
 const char *cli_bundled_model(const char *file);
+/* The bundled model zoo: a small promoter model for CPUs, a larger one that
+ * `score` takes by default on a GPU, and the pretrained bases they came from. */
 #define MD_DEFAULT_PROMOTER_MODEL "promoter-human.safetensors"
+#define MD_LARGE_PROMOTER_MODEL "promoter-human-large.safetensors"
+#define MD_DEFAULT_BASE_MODEL "base.safetensors"
+/* Model metadata key of the calibrated default threshold for calls. */
+#define MD_META_THRESHOLD "mambadna.threshold"
 
 #endif

@@ -16,6 +16,7 @@ typedef struct eval_opt {
     int batch;               /* sequences run together */
     double threshold;        /* class 1 where p1 >= threshold */
     int json;                /* print one JSON object instead of the table */
+    int baselines;           /* also rank the sequences by GC content and CpG o/e */
     const char *predictions; /* TSV of per-sequence predictions, or NULL */
 } eval_opt;
 
@@ -58,7 +59,9 @@ void eval_usage(FILE *fp)
             "      --device STR       cpu|cuda|cuda:N: where the network runs [%s]\n"
             "      --precision STR    GPU arithmetic: fp32|tf32|bf16 [fp32]\n"
             "  -p, --predictions FILE write name, label, p1, predicted per sequence (TSV)\n"
-            "      --json             print the metrics as one JSON object\n\n"
+            "      --json             print the metrics as one JSON object\n"
+            "      --baselines        also the AUROC and AUPRC of two trivial baselines\n"
+            "                         on the same sequences: GC content, CpG o/e\n\n"
             "Models with more than 2 classes: accuracy and per-class counts from the\n"
             "most probable class; the other metrics for class 1 against the rest.\n",
             o.threshold, o.batch, md_device_count() > 0 ? "cuda" : "cpu");
@@ -107,6 +110,8 @@ typedef struct eval_result {
     double accuracy;      /* threshold accuracy (C = 2) or argmax accuracy */
     class_counts *counts; /* [C] */
     int32_t *pred;        /* [n] predicted class */
+    md_composition *comp; /* [n] base composition (--baselines), or NULL */
+    md_metrics gc, cpg;   /* the sequences ranked by GC content, by CpG o/e */
 } eval_result;
 
 /* Predicted classes, per-class counts and metrics from probs[n * C]. */
@@ -159,6 +164,35 @@ static void result_free(eval_result *r)
 {
     free(r->counts);
     free(r->pred);
+    free(r->comp);
+}
+
+/* The trivial baselines: class 1 against the rest ranked by GC content and
+ * by CpG observed/expected. Only their AUROC and AUPRC are reported. */
+static int compute_baselines(const md_labelled *d, eval_result *r)
+{
+    int64_t n = d->n;
+    r->comp = malloc((size_t)n * sizeof *r->comp);
+    float *gc = malloc((size_t)n * sizeof *gc), *cpg = malloc((size_t)n * sizeof *cpg);
+    int32_t *y1 = malloc((size_t)n * sizeof *y1);
+    int ret = MD_ERR_NOMEM;
+    if (!r->comp || !gc || !cpg || !y1) {
+        md_error(ret, "out of memory");
+        goto done;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        md_seq_composition(d->seqs[i], d->lens[i], &r->comp[i]);
+        gc[i] = (float)r->comp[i].gc;
+        cpg[i] = (float)r->comp[i].cpg_oe;
+        y1[i] = d->labels[i] == 1;
+    }
+    ret = md_metrics_binary(gc, y1, n, 0.5, &r->gc);
+    if (ret >= 0) ret = md_metrics_binary(cpg, y1, n, 0.5, &r->cpg);
+done:
+    free(gc);
+    free(cpg);
+    free(y1);
+    return ret;
 }
 
 static void print_value(const char *key, double v)
@@ -180,6 +214,12 @@ static void print_table(const char *model, const char *data, const md_labelled *
     print_value("mcc", r->bin.mcc);
     print_value("auroc", r->bin.auroc);
     print_value("auprc", r->bin.auprc);
+    if (r->comp) {
+        print_value("gc_auroc", r->gc.auroc);
+        print_value("gc_auprc", r->gc.auprc);
+        print_value("cpg_oe_auroc", r->cpg.auroc);
+        print_value("cpg_oe_auprc", r->cpg.auprc);
+    }
     printf("class\tn\tTP\tFP\tTN\tFN\n");
     for (int c = 0; c < r->C; c++) {
         const class_counts *cc = &r->counts[c];
@@ -211,6 +251,18 @@ static int print_json(const char *model, const char *data, const md_labelled *d,
     json_object_set_new(root, "mcc", jreal(r->bin.mcc));
     json_object_set_new(root, "auroc", jreal(r->bin.auroc));
     json_object_set_new(root, "auprc", jreal(r->bin.auprc));
+    if (r->comp) {
+        json_t *b = json_object();
+        const char *names[2] = {"gc", "cpg_oe"};
+        const md_metrics *m[2] = {&r->gc, &r->cpg};
+        for (int k = 0; k < 2; k++) {
+            json_t *j = json_object();
+            json_object_set_new(j, "auroc", jreal(m[k]->auroc));
+            json_object_set_new(j, "auprc", jreal(m[k]->auprc));
+            json_object_set_new(b, names[k], j);
+        }
+        json_object_set_new(root, "baselines", b);
+    }
     for (int c = 0; c < r->C; c++) {
         const class_counts *cc = &r->counts[c];
         json_t *j = json_object();
@@ -236,10 +288,13 @@ static int write_predictions(md_outfile *out, const char *path, const md_labelle
                              const float *probs, const eval_result *r)
 {
     FILE *fp = md_outfile_fp(out);
-    fprintf(fp, "name\tlabel\tp1\tpredicted\n");
-    for (int64_t i = 0; i < d->n; i++)
-        fprintf(fp, "%s\t%d\t%.9g\t%d\n", d->names[i], (int)d->labels[i],
+    fprintf(fp, "name\tlabel\tp1\tpredicted%s\n", r->comp ? "\tgc\tcpg_oe" : "");
+    for (int64_t i = 0; i < d->n; i++) {
+        fprintf(fp, "%s\t%d\t%.9g\t%d", d->names[i], (int)d->labels[i],
                 (double)probs[i * r->C + 1], (int)r->pred[i]);
+        if (r->comp) fprintf(fp, "\t%.9g\t%.9g", r->comp[i].gc, r->comp[i].cpg_oe);
+        fputc('\n', fp);
+    }
     if (ferror(fp)) {
         md_outfile_abort(out);
         return md_error(MD_ERR_IO, "cannot write %s", path);
@@ -261,7 +316,7 @@ int eval_main(int argc, char **argv)
         {"json", no_argument, 0, 8},              {"threads", required_argument, 0, 't'},
         {"predictions", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'},
         {"device", required_argument, 0, 9},      {"precision", required_argument, 0, 10},
-        {0, 0, 0, 0}};
+        {"baselines", no_argument, 0, 11},        {0, 0, 0, 0}};
     const char *cmd = "eval", *model_path = NULL, *pos = NULL, *neg = NULL, *bed = NULL,
                *genome = NULL;
     eval_opt o;
@@ -291,6 +346,7 @@ int eval_main(int argc, char **argv)
             o.batch = (int)v;
             break;
         case 8: o.json = 1; break;
+        case 11: o.baselines = 1; break;
         case 9:
         case 10:
             if ((c == 9 ? md_device_parse(optarg, &o.fwd.device) : md_device_set_precision(optarg)) < 0) {
@@ -388,7 +444,8 @@ int eval_main(int argc, char **argv)
     int tty = isatty(STDERR_FILENO);
     ret = md_eval_classify(m, &d, o.batch, &o.fwd, probs, tty ? show_progress : NULL, &ps);
     if (ps.shown) fprintf(stderr, "\r%60s\r", "");
-    if (ret < 0 || compute_result(&d, probs, C, o.threshold, &r) < 0) {
+    if (ret < 0 || compute_result(&d, probs, C, o.threshold, &r) < 0 ||
+        (o.baselines && compute_baselines(&d, &r) < 0)) {
         cli_fail(cmd);
         goto done;
     }

@@ -29,7 +29,9 @@ void score_usage(FILE *fp)
             "and write a per-base track, BED calls, one score per region or read, or a\n"
             "copy of a SAM/BAM/CRAM input with each read's score in a tag.\n\n"
             "Options:\n"
-            "  -m, --model FILE      fine-tuned model [bundled %s]\n"
+            "  -m, --model FILE      fine-tuned model [bundled: %s on a CPU,\n"
+            "                        %s on a GPU]\n"
+            "      --model-size STR  small|large: the bundled model to use [by device]\n"
             "  -r, --region STR      region chr:beg-end (1-based, inclusive); repeatable\n"
             "  -R, --regions FILE    BED file of regions\n"
             "  -w, --window INT      window length [the model's]\n"
@@ -43,7 +45,8 @@ void score_usage(FILE *fp)
             "  -o, --output FILE     output, - for stdout [-]; BAM needs -o FILE or -o -\n"
             "      --tag XX          BAM: the float tag holding each read's score [%s]\n"
             "      --calls FILE      also write BED calls (windows >= threshold, merged)\n"
-            "      --threshold P     probability for calls [0.5]\n"
+            "      --threshold P     probability for calls [the model's calibrated\n"
+            "                        threshold, else 0.5]\n"
             "      --max-n F         skip windows with a larger N fraction [%.2f]\n"
             "      --batch INT       windows per forward pass [%d; %d on a GPU]\n"
             "      --per-region      with -r/-R: one line per region (its best window),\n"
@@ -63,7 +66,7 @@ void score_usage(FILE *fp)
             "a score carry it as a float tag; secondary and supplementary records (unless\n"
             "--all), empty reads and reads with only N-rich windows are copied untagged.\n"
             "A summary line goes to stderr at the end.\n",
-            MD_DEFAULT_PROMOTER_MODEL, DEFAULT_TAG, o.max_n, o.batch, GPU_BATCH,
+            MD_DEFAULT_PROMOTER_MODEL, MD_LARGE_PROMOTER_MODEL, DEFAULT_TAG, o.max_n, o.batch, GPU_BATCH,
             md_device_count() > 0 ? "cuda" : "cpu");
 }
 
@@ -254,7 +257,7 @@ int score_main(int argc, char **argv)
         {"no-progress", no_argument, 0, 11},    {"reference", required_argument, 0, 'T'},
         {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
         {"device", required_argument, 0, 8},    {"precision", required_argument, 0, 12},
-        {0, 0, 0, 0}};
+        {"model-size", required_argument, 0, 13}, {0, 0, 0, 0}};
     const char *cmd = "score", *model_path = NULL, *out = "-", *calls = NULL, *tag = DEFAULT_TAG;
     const char *reference = NULL;
     md_score_opt o;
@@ -262,7 +265,8 @@ int score_main(int argc, char **argv)
     o.fwd.device = md_device_count() > 0 ? 1 : 0; /* the first GPU when there is one */
     cli_regions regions = {0};
     int c, format = FMT_AUTO, all = 0, per_region = 0, out_given = 0, no_progress = 0;
-    double threshold = 0.5;
+    double threshold = -1; /* not given: the model's calibrated one, else 0.5 */
+    const char *model_size = NULL;
     int64_t v;
     int batch_given = 0;
     char *end, *command_line = cli_command_line(argc, argv); /* before getopt permutes argv */
@@ -323,6 +327,10 @@ int score_main(int argc, char **argv)
         case 12:
             if (md_device_set_precision(optarg) < 0) goto usage_error_lib;
             break;
+        case 13:
+            if (strcmp(optarg, "small") && strcmp(optarg, "large")) goto bad_value;
+            model_size = optarg;
+            break;
         case 't':
             if (cli_parse_size(optarg, &v) < 0 || v < 1 || v > 4096) goto bad_value;
             o.fwd.threads = (int)v;
@@ -361,7 +369,14 @@ int score_main(int argc, char **argv)
                 tag);
     o.progress = !no_progress && isatty(STDERR_FILENO);
 
-    if (!model_path) model_path = cli_bundled_model(MD_DEFAULT_PROMOTER_MODEL);
+    if (model_path && model_size) {
+        cli_error(cmd, "give -m or --model-size, not both");
+        goto usage_error;
+    }
+    if (!model_path) {
+        int large = model_size ? !strcmp(model_size, "large") : o.fwd.device > 0;
+        model_path = cli_bundled_model(large ? MD_LARGE_PROMOTER_MODEL : MD_DEFAULT_PROMOTER_MODEL);
+    }
     md_model *m = md_model_load(model_path);
     if (!m) {
         goto error_lib;
@@ -414,6 +429,19 @@ int score_main(int argc, char **argv)
         format = FMT_TSV;
     }
 
+    if (threshold < 0) {
+        const char *calibrated = md_model_meta(m, MD_META_THRESHOLD);
+        threshold = calibrated ? strtod(calibrated, &end) : 0.5;
+        if (calibrated && (end == calibrated || *end || !(threshold >= 0 && threshold <= 1))) {
+            cli_error(cmd, "%s: metadata %s='%s' is not a probability", model_path,
+                      MD_META_THRESHOLD, calibrated);
+            md_seqsource_close(src);
+            md_model_free(m);
+            cli_regions_free(&regions);
+            free(command_line);
+            return EXIT_ERROR;
+        }
+    }
     score_out so = {.format = format, .threshold = threshold, .reads = reads,
                     .per_region = !reads && per_region,
                     .equivariant = md_model_config(m)->arch == MD_ARCH_CADUCEUS_PS};

@@ -511,6 +511,18 @@ int md_metrics_binary(const float *p_pos, const int32_t *labels, int64_t n, doub
  *  and MCC are 0 where a denominator is 0; AUROC is NaN when one class is
  *  absent, AUPRC NaN when there are no positives; n >= 1, no NaN scores.) */
 
+/** Base composition of a sequence: the baselines a promoter model must beat. */
+typedef struct md_composition {
+    int64_t acgt;  /**< bases that are A, C, G or T (either case) */
+    double gc;     /**< (C + G) / acgt, 0 when acgt is 0 */
+    double cpg_oe; /**< CpG observed/expected: CG dinucleotides x acgt / (C x G),
+                        0 when C or G is absent */
+} md_composition;
+
+/** Composition of seq[0, len); bases other than ACGT (N, IUPAC codes) count
+ *  nowhere, and a CG pair across such a base does not count. */
+void md_seq_composition(const char *seq, int64_t len, md_composition *out);
+
 /** Class probabilities of every sequence of d, probs[d->n * C] (C the model's
  *  n_classes) in the order of d. Sequences run in batches of up to batch,
  *  longest first: equal lengths together, and where a batch has to mix
