@@ -2,6 +2,8 @@
 import os
 import sys
 
+import snakemake
+
 OUT = config["outdir"]
 MAMBADNA = config["mambadna"]
 PYTHON = sys.executable
@@ -14,11 +16,16 @@ JOBS = {
 
 
 def res(kind):
-    """Resources of one job of a kind; GPU jobs also ask SLURM for their GPUs."""
+    """Resources of one job of a kind. GPU jobs ask for `gpu` and `nvidia_gpu`
+    (the local scheduler counts them; Snakemake 8's SLURM executor turns
+    `gpu` into a GPU request) and, under Snakemake 7's SLURM support, for
+    --gres in slurm_extra."""
     job = JOBS[kind]
     out = {"mem_mb": job["mem_mb"], "runtime": job["runtime"]}
     if kind != "light" and job["gpu"] > 0:
-        out.update(gpu=job["gpu"], nvidia_gpu=job["gpu"], slurm_extra=f"'--gres=gpu:{job['gpu']}'")
+        out.update(gpu=job["gpu"], nvidia_gpu=job["gpu"])
+        if int(snakemake.__version__.split(".")[0]) < 8:
+            out["slurm_extra"] = f"'--gres=gpu:{job['gpu']}'"
     return out
 
 
@@ -87,3 +94,12 @@ def section_targets():
     if "embed" in config:
         out += embed_targets()
     return out
+
+
+# Targets that only collect others run where Snakemake runs, never as cluster jobs.
+localrules:
+    all,
+    score_all,
+    variants_all,
+    finetune_all,
+    embed_all,
