@@ -27,16 +27,17 @@ def main():
         counts[rule] = counts.get(rule, 0) + 1
         if rule.endswith("_all") or rule == "all":
             continue
-        res = re.search(r"^\s+resources: (.*)$", block, flags=re.M)
-        res = res.group(1) if res else ""
-        for key in ("slurm_partition=", "mem_mb=", "runtime="):
+        line = re.search(r"^\s+resources: (.*)$", block, flags=re.M)
+        res = dict(kv.split("=", 1) for kv in line.group(1).split(", ")) if line else {}
+        for key in ("slurm_partition", "mem_mb", "runtime"):
             if key not in res:
-                bad.append(f"{rule}: no {key[:-1]} in its resources ({res!r})")
+                bad.append(f"{rule}: no {key} in its resources ({res})")
         device = re.search(r"--device (\w+)", block)
         if rule in GPU_RULES:
-            if "gpu=1" not in res or "slurm_partition=gpu" not in res or not device or device.group(1) != "cuda":
+            if (res.get("gpu") != "1" or res.get("slurm_partition") != "gpu" or not device
+                    or device.group(1) != "cuda"):
                 bad.append(f"{rule}: a GPU job without gpu=1, the GPU partition or --device cuda")
-        elif device and (device.group(1) != "cpu" or "gpu=" in res):
+        elif device and (device.group(1) != "cpu" or "gpu" in res):
             bad.append(f"{rule}: a CPU job with a GPU or --device {device.group(1)}")
     for want in sys.argv[2:]:
         rule, n = want.split("=")

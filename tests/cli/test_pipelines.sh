@@ -127,6 +127,20 @@ cmp -s "$T/multi_one.bedgraph" "$T/multi/score/multi.bedgraph" ||
 grep -q "[1-9][0-9]* across pieces scored again" "$T/multi/logs/score_gather_calls/multi.log" ||
     no "no call across pieces was scored again"
 
+# a model that gives every window the same score: one run writes one track
+# line and one call per contig, so every piece boundary must merge
+"${PYTHON:-python3}" "$ROOT/tests/cli/zero_head.py" "$T/tiny.safetensors" "$T/flat.safetensors"
+sed -e "s|^outdir: .*|outdir: $T/flat|" -e "s|model: .*|model: $T/flat.safetensors|" -e "s|threshold: .*|threshold: 0.5|" \
+    "$T/multi.yaml" >"$T/flat.yaml"
+snakemake -s "$ROOT/pipelines/Snakefile" --configfile "$T/flat.yaml" --cores 2 score_all \
+    >"$T/flat.log" 2>&1 || { no "constant-score run"; tail -20 "$T/flat.log"; }
+"$M" score -m "$T/flat.safetensors" -w 50 -s 13 --threshold 0.5 --no-progress \
+    -o "$T/flat_one.bedgraph" --calls "$T/flat_one.bed" "$T/multi.fa" 2>/dev/null
+[ "$(wc -l <"$T/flat_one.bedgraph")" -le 6 ] && cmp -s "$T/flat_one.bedgraph" "$T/flat/score/multi.bedgraph" ||
+    no "constant track not merged across pieces as one run writes it"
+[ -s "$T/flat_one.bed" ] && cmp -s "$T/flat_one.bed" "$T/flat/score/multi.bed" ||
+    no "constant-score calls differ from one run"
+
 # the wrappers' tests
 PATH_M="$(dirname "$M"):$PATH"
 wrappers="score embed"
