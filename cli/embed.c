@@ -21,7 +21,7 @@ void embed_usage(FILE *fp)
             "records, in read orientation) get one mean-pooled row each unless --pool\n"
             "says otherwise; empty reads get no row.\n\n"
             "Options:\n"
-            "  -m, --model FILE     model file or checkpoint directory (required)\n"
+            "  -m, --model FILE     model file or checkpoint directory [bundled " MD_DEFAULT_BASE_MODEL "]\n"
             "  -r, --region STR     region chr:beg-end (1-based, inclusive); repeatable\n"
             "  -R, --regions FILE   BED file of regions ('-' strand: reverse complement)\n"
             "  -w, --window INT     cut sequences into windows of INT bases [whole]\n"
@@ -115,8 +115,8 @@ int embed_main(int argc, char **argv)
         default: goto usage_error;
         }
     }
-    if (optind + 1 != argc || !model_path || !out) {
-        if (!model_path) cli_error(cmd, "give a model with -m");
+    if (!model_path) model_path = cli_bundled_model(MD_DEFAULT_BASE_MODEL);
+    if (optind + 1 != argc || !out) {
         if (!out) cli_error(cmd, "give the output NPY file with -o");
         goto usage_error;
     }

@@ -80,6 +80,15 @@ contains "$T/err" "promoter-human-large.safetensors" "the error names the large 
 expect 2 "--model-size huge" "$M" score --model-size huge "$G"
 expect 2 "-m with --model-size" "$M" score -m "$T/m.safetensors" --model-size small "$G"
 
+# --- embed without -m takes the bundled base model
+cp "$T/m.safetensors" "$T/zoo/base.safetensors"
+expect 0 "embed with the bundled base" env MAMBADNA_MODELS="$T/zoo" "$M" embed --device cpu -t 1 -o "$T/e.npy" "$G"
+expect 0 "embed -m the same model" "$M" embed --device cpu -t 1 -m "$T/m.safetensors" -o "$T/e_m.npy" "$G"
+cmp -s "$T/e.npy" "$T/e_m.npy" && ok || bad "embed without -m uses base.safetensors"
+rm "$T/zoo/base.safetensors"
+expect 1 "embed without a bundled base" env MAMBADNA_MODELS="$T/zoo" "$M" embed --device cpu -t 1 -o "$T/e2.npy" "$G"
+contains "$T/err" "base.safetensors" "the error names the base model's file"
+
 # --- the bundled models: a calibrated threshold and the recorded window
 for f in promoter-human promoter-human-large; do
     expect 0 "info $f" "$M" info "$ROOT/data/models/$f.safetensors"
