@@ -828,6 +828,62 @@ typedef struct md_call {
 int md_calls_from_windows(const md_window_score *w, int64_t n, double threshold, int equivariant,
                           md_call **calls, int64_t *n_calls);
 
+/* ------------------------------------------------------------------ */
+/* Attributions                                                        */
+/* ------------------------------------------------------------------ */
+
+enum md_explain_method {
+    MD_EXPLAIN_ISM = 0, /**< in-silico saturation mutagenesis */
+    MD_EXPLAIN_GRAD,    /**< gradient with respect to the one-hot input */
+};
+
+typedef struct md_explain_opt {
+    md_score_opt score;  /**< windows, strands, batch, N rule, class, threads:
+                              the sequence's score is its best window as
+                              md_score_run scores it */
+    int method;          /**< enum md_explain_method [ism] */
+} md_explain_opt;
+
+void md_explain_opt_init(md_explain_opt *opt);
+/** Check the method and resolve the scoring options against the model. */
+int md_explain_opt_resolve(md_explain_opt *opt, const md_model *m);
+
+typedef struct md_explain_stats {
+    int64_t sequences, bases;
+    int64_t windows;     /**< windows run through the model (mutants included;
+                              gradients: one per strand row) */
+    double seconds;
+} md_explain_stats;
+
+/** Attributions of one sequence of tokens ids[len] to values[len * 4]
+ *  (columns A, C, G, T) and its score S (the best window) to *score.
+ *  ISM: values[i][c] = S(sequence with base c at i) - S, 0 at the reference
+ *  base (all four columns are substitutions at an N). Gradient: values[i][c]
+ *  = dS/dx[i][c] - dS/dx[i][ref], x the one-hot input, taken through the
+ *  best window (0 outside it): the first-order estimate of the ISM value.
+ *  A sequence whose every window is N-rich has no score: *score and every
+ *  value are NaN. stats (may be NULL) accumulates windows. */
+int md_explain_seq(md_model *m, const md_explain_opt *opt, const uint8_t *ids, int64_t len,
+                   float *values, float *score, md_explain_stats *stats);
+
+/** One explained sequence, as handed to the sink. */
+typedef struct md_attribution {
+    const char *name;     /**< record or contig name */
+    int64_t beg, len;     /**< start on the contig (regions, else 0) and length */
+    char strand;          /**< '-' for regions on the minus strand (the sequence
+                               and its values are reverse complemented), else '+' */
+    const uint8_t *ids;   /**< [len] tokens of the sequence */
+    const float *values;  /**< (len, 4) as md_explain_seq */
+    float score;          /**< the sequence's score S */
+} md_attribution;
+
+typedef int (*md_explain_sink)(void *ctx, const md_attribution *a);
+
+/** Explain every sequence of src in input order (a reader thread reads and
+ *  tokenizes ahead). */
+int md_explain_run(md_model *m, md_seqsource *src, const md_explain_opt *opt,
+                   md_explain_sink sink, void *ctx, md_explain_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif
