@@ -884,6 +884,64 @@ typedef int (*md_explain_sink)(void *ctx, const md_attribution *a);
 int md_explain_run(md_model *m, md_seqsource *src, const md_explain_opt *opt,
                    md_explain_sink sink, void *ctx, md_explain_stats *stats);
 
+/* ------------------------------------------------------------------ */
+/* Variant effects                                                     */
+/* ------------------------------------------------------------------ */
+
+/** Why a VCF record is written without MD_* values. */
+enum md_variant_skip {
+    MD_VSKIP_REF_MISMATCH = 0, /**< REF differs from the reference genome */
+    MD_VSKIP_NO_ALT,           /**< ALT is '.' */
+    MD_VSKIP_SYMBOLIC,         /**< only symbolic (<DEL>), breakend or non-base ALTs,
+                                    or a REF that is not bases */
+    MD_VSKIP_STAR,             /**< only '*' ALTs */
+    MD_VSKIP_CONTIG,           /**< the contig is not in the reference */
+    MD_VSKIP_CONTIG_END,       /**< no window fits between the contig ends */
+    MD_VSKIP_TOO_LONG,         /**< REF longer than the window */
+    MD_VSKIP_N_RICH,           /**< every window is N-rich */
+    MD_VSKIP_MANY_ALTS,        /**< more than MD_VARIANTS_MAX_ALT ALTs */
+    MD_VSKIP_KINDS
+};
+#define MD_VARIANTS_MAX_ALT 64
+
+/** "REF does not match the reference", ... */
+const char *md_variant_skip_name(int reason);
+
+typedef struct md_variants_opt {
+    md_score_opt score;   /**< window, stride, strands, batch, N rule, class,
+                               device, threads, progress: as md_score_run */
+    const char *command;  /**< written as a ##mambadna_command header line, or NULL */
+} md_variants_opt;
+
+void md_variants_opt_init(md_variants_opt *opt);
+/** Resolve the scoring options against the model. */
+int md_variants_opt_resolve(md_variants_opt *opt, const md_model *m);
+
+typedef struct md_variants_stats {
+    int64_t records;     /**< records read (inside the regions, when given) */
+    int64_t outside;     /**< records outside the regions, not written */
+    int64_t annotated;   /**< records with MD_* values */
+    int64_t alleles;     /**< ALT alleles scored */
+    int64_t windows;     /**< windows run through the model */
+    int64_t skipped[MD_VSKIP_KINDS]; /**< records written unannotated, by reason */
+    double seconds;
+} md_variants_stats;
+
+/** Score the variants of a VCF/BCF (in_path, "-" for stdin) against an
+ *  indexed reference FASTA and write every record, in order, to out_path
+ *  ("-" for stdout; .bcf BCF, .gz/.bgz bgzipped VCF, else VCF), written
+ *  under a temporary name and renamed at the end. Records whose alleles can
+ *  be scored get INFO MD_REF (Number=1), MD_ALT and MD_DELTA (Number=A,
+ *  missing for '*' and symbolic ALTs); the others are written without them
+ *  and a warning names each (the first 10 of each kind). VCF contig names
+ *  are matched to the reference as they are, else with "chr" removed or
+ *  added. With regions (n_regions > 0), only records overlapping one are
+ *  read and written. The window rule is described in variants.c and in the
+ *  command's documentation. */
+int md_variants_run(md_model *m, const char *in_path, const char *reference,
+                    const md_region *regions, size_t n_regions, const char *out_path,
+                    const md_variants_opt *opt, md_variants_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif
