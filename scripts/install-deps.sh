@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="gcc make pkg-config zlib1g-dev libhts-dev libcurl4-gnutls-dev \
 libcmocka-dev libopenblas-dev libbigwig-dev libjansson-dev libssl-dev python3 python3-numpy \
-samtools tabix snakemake python3-matplotlib"
+samtools tabix bcftools snakemake python3-matplotlib"
 
 missing=""
 for p in $PACKAGES; do

@@ -148,8 +148,8 @@ static void warn_skip(variants_job *j, const bcf1_t *rec, int reason, const char
     j->st->skipped[reason]++;
     if (j->warned[reason]++ >= MAX_WARNINGS) return;
     md_log(MD_LOG_WARN, "variants: %s:%lld %s>%s%s: %s%s%s; written unannotated%s",
-           bcf_hdr_id2name(j->hdr, rec->rid), (long long)rec->pos + 1, rec->d.allele[0],
-           rec->n_allele > 1 ? rec->d.allele[1] : ".", rec->n_allele > 2 ? ",..." : "",
+           bcf_hdr_id2name(j->hdr, rec->rid), (long long)rec->pos + 1,
+           rec->n_allele > 0 ? rec->d.allele[0] : ".", rec->n_allele > 1 ? rec->d.allele[1] : ".", rec->n_allele > 2 ? ",..." : "",
            md_variant_skip_name(reason), detail ? " " : "", detail ? detail : "",
            j->warned[reason] == MAX_WARNINGS ? " (further records of this kind are counted, "
                                                "not reported)" : "");
@@ -414,9 +414,13 @@ static int open_files(variants_job *j, const char *reference)
     if (!(j->in = hts_open(j->in_path, "r")))
         return md_error(MD_ERR_IO, "cannot open %s: %s", j->in_path, strerror(errno));
     enum htsExactFormat f = hts_get_format(j->in)->format;
-    if (f != vcf && f != bcf)
-        return md_error(MD_ERR_FORMAT, "%s is not VCF or BCF (%s)", j->in_path,
-                        hts_format_description(hts_get_format(j->in)));
+    if (f != vcf && f != bcf) {
+        char *what = hts_format_description(hts_get_format(j->in));
+        int ret = md_error(MD_ERR_FORMAT, "%s is not VCF or BCF (%s)", j->in_path,
+                           what ? what : "unknown format");
+        free(what);
+        return ret;
+    }
     if (!(j->hdr = bcf_hdr_read(j->in)))
         return md_error(MD_ERR_FORMAT, "cannot read the VCF header of %s", j->in_path);
     int ret = add_header_lines(j);
@@ -478,12 +482,12 @@ int md_variants_run(md_model *m, const char *in_path, const char *reference,
                            "(truncated or malformed input)", in_path, (long long)j.st->records);
             break;
         }
-        if (!in_regions(&j, p->rec)) {
+        if (p->rec->rid >= 0 && p->rec->rid < j.n_contig && !in_regions(&j, p->rec)) {
             j.st->outside++;
             continue;
         }
         j.st->records++;
-        if (bcf_unpack(p->rec, BCF_UN_STR) < 0) {
+        if (p->rec->rid < 0 || p->rec->rid >= j.n_contig || bcf_unpack(p->rec, BCF_UN_STR) < 0) {
             ret = md_error(MD_ERR_FORMAT, "%s: cannot unpack record %lld", in_path,
                            (long long)j.st->records);
             break;
