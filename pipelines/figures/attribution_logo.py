@@ -108,10 +108,10 @@ def variants(args, chosen, work):
     return deltas
 
 
-def promoter_scores(args, chosen, work):
-    """Score of each whole promoter (its best window, as `score --per-region`)
-    as it is and with each mutation: {kind: (n,)}."""
-    fa = os.path.join(work, "mutants.fa")
+def promoter_scores(args, chosen, work, beg=0, end=300):
+    """Score of bases [beg, end) of each promoter (its best window, as `score
+    --per-region`) as it is and with each mutation: {kind: (n,)}."""
+    fa = os.path.join(work, f"mutants_{beg}_{end}.fa")
     kinds = ("ref", "tata_gcgc", "tata_snv", "control_gcgc")
     with open(fa, "w") as f:
         for i, (_, seq, t) in enumerate(chosen):
@@ -119,7 +119,7 @@ def promoter_scores(args, chosen, work):
             mutants = (seq, seq[:t] + "GCGC" + seq[t + 4:], seq[:t + 2] + "G" + seq[t + 3:],
                        seq[:c] + "GCGC" + seq[c + 4:])
             for kind, m in zip(kinds, mutants):
-                f.write(f">{kind}.{i}\n{m}\n")
+                f.write(f">{kind}.{i}\n{m[beg:end]}\n")
     cmd = [args.mambadna, "score", "-f", "tsv", "--no-progress", fa]
     if args.model:
         cmd[2:2] = ["-m", args.model]
@@ -181,17 +181,23 @@ def main():
         run([args.mambadna, "faidx", fa])
 
     print(f"{len(chosen)} EPDnew human TATA promoters (TATA box starting at -35..-26)\n")
-    scores = promoter_scores(args, chosen, args.work)
-    print("Promoter score (best window of the 300 bases, as score --per-region), "
-          f"mean {scores['ref'].mean():.4f} as they are:\n")
-    print("| mutation | n | mean change | median | lower / higher / same | sign test p |")
-    print("|---|---|---|---|---|---|")
-    for kind, what in (("tata_gcgc", "TATA core -> GCGC"), ("tata_snv", "TATA -> TAGA (SNV)"),
-                       ("control_gcgc", "GCGC at -150 (control)")):
-        print(change_row(what, scores[kind] - scores["ref"]))
+    for beg, end, what in ((0, 300, "the 300 bases -249..+50"),
+                           (TSS - 150, TSS + 51, "the 201 bases -150..+51"),
+                           (TSS - 34, TSS + 36, "the 70-base core -34..+36")):
+        scores = promoter_scores(args, chosen, args.work, beg, end)
+        print(f"Promoter score of {what} (its best window, as score --per-region), "
+              f"mean {scores['ref'].mean():.4f} as they are:\n")
+        print("| mutation | n | mean change | median | lower / higher / same | sign test p |")
+        print("|---|---|---|---|---|---|")
+        for kind, label in (("tata_gcgc", "TATA core -> GCGC"), ("tata_snv", "TATA -> TAGA (SNV)"),
+                            ("control_gcgc", "GCGC at -150 (control)")):
+            if kind == "control_gcgc" and beg > TSS - 150:
+                continue
+            print(change_row(label, scores[kind] - scores["ref"]))
+        print()
 
     deltas = variants(args, chosen, args.work)
-    print("\n`mambadna variants` (MD_DELTA: the window around the variant where it changes "
+    print("`mambadna variants` (MD_DELTA: the window around the variant where it changes "
           "the score most):\n")
     print("| variants | n | mean MD_DELTA | median | lower / higher / same | sign test p |")
     print("|---|---|---|---|---|---|")
