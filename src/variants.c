@@ -445,6 +445,33 @@ static int open_files(variants_job *j, const char *reference)
     return 0;
 }
 
+/* A record naming a contig or field its header does not declare: htslib
+ * adds the declaration to the header in memory (and warns). VCF output
+ * writes such records as they are; a BCF header is already written, so BCF
+ * output cannot hold them. */
+static int accept_undeclared(variants_job *j, bcf1_t *rec)
+{
+    if (!strcmp(write_mode(j->out_path), "wb"))
+        return md_error(MD_ERR_FORMAT, "%s: record %lld uses a contig, FILTER, INFO or FORMAT "
+                        "name that the header does not declare; BCF output needs them declared "
+                        "(add them to the header, e.g. bcftools annotate -h) or write VCF",
+                        j->in_path, (long long)j->st->records + 1);
+    rec->errcode = 0;
+    int n = j->hdr->n[BCF_DT_CTG];
+    if (n <= j->n_contig) return 0;
+    char **names = realloc(j->contig, (size_t)n * sizeof *names);
+    if (names) j->contig = names;
+    int *state = names ? realloc(j->contig_state, (size_t)n * sizeof *state) : NULL;
+    if (state) j->contig_state = state;
+    if (!names || !state) return md_error(MD_ERR_NOMEM, "out of memory");
+    for (int i = j->n_contig; i < n; i++) {
+        j->contig[i] = NULL;
+        j->contig_state[i] = 0;
+    }
+    j->n_contig = n;
+    return 0;
+}
+
 static int alloc_buffers(variants_job *j)
 {
     int B = j->o->score.batch, C = md_model_config(j->m)->n_classes;
@@ -477,11 +504,13 @@ int md_variants_run(md_model *m, const char *in_path, const char *reference,
         pending *p = &j.pend[j.n_pend];
         int r = bcf_read(j.in, j.hdr, p->rec);
         if (r == -1) break;
-        if (r < 0 || p->rec->errcode) {
+        int undeclared = p->rec->errcode & (BCF_ERR_CTG_UNDEF | BCF_ERR_TAG_UNDEF);
+        if (r < 0 || (p->rec->errcode & ~undeclared)) {
             ret = md_error(MD_ERR_FORMAT, "%s: cannot read the record after %lld records "
                            "(truncated or malformed input)", in_path, (long long)j.st->records);
             break;
         }
+        if (undeclared && (ret = accept_undeclared(&j, p->rec)) < 0) break;
         if (p->rec->rid >= 0 && p->rec->rid < j.n_contig && !in_regions(&j, p->rec)) {
             j.st->outside++;
             continue;

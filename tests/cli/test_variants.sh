@@ -86,6 +86,13 @@ else
     echo "SKIPPED: bcftools not installed (scripts/install-deps.sh installs it): filters not checked"
 fi
 
+# --- a header that does not declare what the records use (htslib warns)
+printf '##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n22:20000001-21000000\t5000\t.\tA\tG\t.\tLowQ\tXX=1;FLAG\n' >"$T/undeclared.vcf"
+expect 0 "undeclared contig and fields, VCF output" "$M" variants -m "$T/m.safetensors" -T "$G" -o "$T/und.vcf" "$T/undeclared.vcf"
+contains "$T/und.vcf" 'LowQ	XX=1;FLAG;MD_REF=' "the record kept as it was, annotated"
+expect 1 "undeclared contig and fields, BCF output" "$M" variants -m "$T/m.safetensors" -T "$G" -o "$T/und.bcf" "$T/undeclared.vcf"
+contains "$T/err" "does not declare" "BCF output says what to declare"
+
 # --- errors
 expect 2 "no reference" "$M" variants -m "$T/m.safetensors" "$V"
 contains "$T/err" "reference" "usage error says what is missing"
