@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <htslib/bgzf.h>
 #include <htslib/hfile.h>
 #include <htslib/vcf.h>
 
@@ -445,6 +446,17 @@ static int open_files(variants_job *j, const char *reference)
     return 0;
 }
 
+/* At the end of the input: a compressed input that ended inside a block
+ * (htslib reads what it can and stops) is truncated, an error. */
+static int check_complete(variants_job *j)
+{
+    BGZF *bg = j->in->is_bgzf ? j->in->fp.bgzf : NULL;
+    if (bg && bg->errcode)
+        return md_error(MD_ERR_FORMAT, "%s is truncated or corrupt (after %lld records); nothing "
+                        "written", j->in_path, (long long)j->st->records);
+    return 0;
+}
+
 /* A record naming a contig or field its header does not declare: htslib
  * adds the declaration to the header in memory (and warns). VCF output
  * writes such records as they are; a BCF header is already written, so BCF
@@ -503,7 +515,10 @@ int md_variants_run(md_model *m, const char *in_path, const char *reference,
     while (ret == 0) {
         pending *p = &j.pend[j.n_pend];
         int r = bcf_read(j.in, j.hdr, p->rec);
-        if (r == -1) break;
+        if (r == -1) {
+            ret = check_complete(&j);
+            break;
+        }
         int undeclared = p->rec->errcode & (BCF_ERR_CTG_UNDEF | BCF_ERR_TAG_UNDEF);
         if (r < 0 || (p->rec->errcode & ~undeclared)) {
             ret = md_error(MD_ERR_FORMAT, "%s: cannot read the record after %lld records "

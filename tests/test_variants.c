@@ -5,6 +5,7 @@
  * output. */
 #include <math.h>
 
+#include <htslib/bgzf.h>
 #include <htslib/vcf.h>
 
 #include "testutil.h"
@@ -87,12 +88,15 @@ static void test_bcf_read_back(void **state)
     md_model_free(m);
 }
 
+/* Input that is not VCF fails before any output; a bgzipped VCF cut in its
+ * second block fails after records were written: neither leaves a file. */
 static void test_failure_leaves_nothing(void **state)
 {
     (void)state;
-    char genome[512], bad[512], out[512];
+    char genome[512], bad[512], cut[512], out[512];
     md_test_path(genome, sizeof genome, md_test_data_dir(), "../../data/genomes/22_20-21M.fa");
     snprintf(bad, sizeof bad, "%s/bad.vcf", md_test_tmpdir());
+    snprintf(cut, sizeof cut, "%s/cut.vcf.gz", md_test_tmpdir());
     snprintf(out, sizeof out, "%s/bad-out.vcf", md_test_tmpdir());
     FILE *f = fopen(bad, "w");
     assert_non_null(f);
@@ -104,6 +108,30 @@ static void test_failure_leaves_nothing(void **state)
     assert_int_equal(md_variants_opt_resolve(&o, m), 0);
     assert_true(md_variants_run(m, bad, genome, NULL, 0, out, &o, NULL) < -1);
     assert_true(strstr(md_last_error(), "bad.vcf") && strstr(md_last_error(), "not VCF"));
+    assert_int_equal(access(out, F_OK), -1);
+
+    BGZF *z = bgzf_open(cut, "w");
+    assert_non_null(z);
+    const char *hdr = "##fileformat=VCFv4.2\n##contig=<ID=22:20000001-21000000,length=1000000>\n"
+                      "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n";
+    assert_true(bgzf_write(z, hdr, strlen(hdr)) > 0);
+    for (int i = 0; i < 4000; i++) { /* about 150 kB: three BGZF blocks */
+        char line[128];
+        int n = snprintf(line, sizeof line, "22:20000001-21000000\t%d\trecord%d\tN\tA\t.\t.\t.\n",
+                         100000 + i, i);
+        assert_true(bgzf_write(z, line, (size_t)n) == n);
+    }
+    assert_int_equal(bgzf_close(z), 0);
+    FILE *g = fopen(cut, "r+");
+    assert_non_null(g);
+    fseek(g, 0, SEEK_END);
+    long size = ftell(g);
+    fclose(g);
+    assert_int_equal(truncate(cut, size / 2), 0);
+    md_variants_stats st;
+    assert_true(md_variants_run(m, cut, genome, NULL, 0, out, &o, &st) < -1);
+    assert_true(st.records > 0); /* it failed on the way, not at the start */
+    assert_true(strstr(md_last_error(), "cut.vcf.gz") != NULL);
     assert_int_equal(access(out, F_OK), -1);
     md_model_free(m);
 }
