@@ -101,9 +101,13 @@ expect 1 "unindexed reference" "$M" variants -m "$T/m.safetensors" -T "$T/noidx.
 contains "$T/err" "faidx" "message says how to index"
 [ ! -e "$T/x.vcf" ] && ok || bad "no output after a failure"
 expect 1 "FASTA given as VCF" "$M" variants -m "$T/m.safetensors" -T "$G" -o "$T/x.vcf" "$G"
-bgzip -c "$V" >"$T/full.vcf.gz"
-head -c 300 "$T/full.vcf.gz" >"$T/cut.vcf.gz"
-expect 1 "truncated input" "$M" variants -m "$T/m.safetensors" -T "$G" -o "$T/x.vcf" "$T/cut.vcf.gz"
+{ grep '^#' "$V"; i=0; while [ $i -lt 3000 ]; do
+    printf '22:20000001-21000000\t%d\tr%d\tN\tA\t.\t.\t.\n' $((200000 + i)) $i; i=$((i + 1)); done; } |
+    bgzip -c >"$T/full.vcf.gz"
+size=$(wc -c <"$T/full.vcf.gz")
+head -c $((size - 200)) "$T/full.vcf.gz" >"$T/cut.vcf.gz" # inside the last block
+expect 1 "input cut inside a BGZF block" "$M" variants -m "$T/m.safetensors" -T "$G" -o "$T/x.vcf" "$T/cut.vcf.gz"
+contains "$T/err" "truncated" "the error says the input is truncated"
 [ ! -e "$T/x.vcf" ] && ok || bad "no output after truncated input"
 ls -A "$T" | grep -q 'tmp' && bad "temporary files left" || ok
 
