@@ -46,6 +46,8 @@ CLI_COMMAND_DECL(eval);
 CLI_COMMAND_DECL(score);
 CLI_COMMAND_DECL(pretrain);
 CLI_COMMAND_DECL(finetune);
+CLI_COMMAND_DECL(variants);
+CLI_COMMAND_DECL(explain);
 
 /* Path of a bundled model ("promoter-human.safetensors"): in $MAMBADNA_MODELS,
  * else data/models/ beside the program (a source checkout), else

@@ -840,6 +840,120 @@ typedef struct md_call {
 int md_calls_from_windows(const md_window_score *w, int64_t n, double threshold, int equivariant,
                           md_call **calls, int64_t *n_calls);
 
+/* ------------------------------------------------------------------ */
+/* Attributions                                                        */
+/* ------------------------------------------------------------------ */
+
+enum md_explain_method {
+    MD_EXPLAIN_ISM = 0, /**< in-silico saturation mutagenesis */
+    MD_EXPLAIN_GRAD,    /**< gradient with respect to the one-hot input */
+};
+
+typedef struct md_explain_opt {
+    md_score_opt score;  /**< windows, strands, batch, N rule, class, threads:
+                              the sequence's score is its best window as
+                              md_score_run scores it */
+    int method;          /**< enum md_explain_method [ism] */
+} md_explain_opt;
+
+void md_explain_opt_init(md_explain_opt *opt);
+/** Check the method and resolve the scoring options against the model. */
+int md_explain_opt_resolve(md_explain_opt *opt, const md_model *m);
+
+typedef struct md_explain_stats {
+    int64_t sequences, bases;
+    int64_t windows;     /**< windows run through the model (mutants included;
+                              gradients: one per strand row) */
+    double seconds;
+} md_explain_stats;
+
+/** Attributions of one sequence of tokens ids[len] to values[len * 4]
+ *  (columns A, C, G, T) and its score S (the best window) to *score.
+ *  ISM: values[i][c] = S(sequence with base c at i) - S, 0 at the reference
+ *  base (all four columns are substitutions at an N). Gradient: values[i][c]
+ *  = dS/dx[i][c] - dS/dx[i][ref], x the one-hot input, taken through the
+ *  best window (0 outside it): the first-order estimate of the ISM value.
+ *  A sequence whose every window is N-rich has no score: *score and every
+ *  value are NaN. stats (may be NULL) accumulates windows. */
+int md_explain_seq(md_model *m, const md_explain_opt *opt, const uint8_t *ids, int64_t len,
+                   float *values, float *score, md_explain_stats *stats);
+
+/** One explained sequence, as handed to the sink. */
+typedef struct md_attribution {
+    const char *name;     /**< record or contig name */
+    int64_t beg, len;     /**< start on the contig (regions, else 0) and length */
+    char strand;          /**< '-' for regions on the minus strand (the sequence
+                               and its values are reverse complemented), else '+' */
+    const uint8_t *ids;   /**< [len] tokens of the sequence */
+    const float *values;  /**< (len, 4) as md_explain_seq */
+    float score;          /**< the sequence's score S */
+} md_attribution;
+
+typedef int (*md_explain_sink)(void *ctx, const md_attribution *a);
+
+/** Explain every sequence of src in input order (a reader thread reads and
+ *  tokenizes ahead). */
+int md_explain_run(md_model *m, md_seqsource *src, const md_explain_opt *opt,
+                   md_explain_sink sink, void *ctx, md_explain_stats *stats);
+
+/* ------------------------------------------------------------------ */
+/* Variant effects                                                     */
+/* ------------------------------------------------------------------ */
+
+/** Why a VCF record is written without MD_* values. */
+enum md_variant_skip {
+    MD_VSKIP_REF_MISMATCH = 0, /**< REF differs from the reference genome */
+    MD_VSKIP_NO_ALT,           /**< ALT is '.' */
+    MD_VSKIP_SYMBOLIC,         /**< only symbolic (<DEL>), breakend or non-base ALTs,
+                                    or a REF that is not bases */
+    MD_VSKIP_STAR,             /**< only '*' ALTs */
+    MD_VSKIP_CONTIG,           /**< the contig is not in the reference */
+    MD_VSKIP_CONTIG_END,       /**< no window fits between the contig ends */
+    MD_VSKIP_TOO_LONG,         /**< REF longer than the window */
+    MD_VSKIP_N_RICH,           /**< every window is N-rich */
+    MD_VSKIP_MANY_ALTS,        /**< more than MD_VARIANTS_MAX_ALT ALTs */
+    MD_VSKIP_KINDS
+};
+#define MD_VARIANTS_MAX_ALT 64
+
+/** "REF does not match the reference", ... */
+const char *md_variant_skip_name(int reason);
+
+typedef struct md_variants_opt {
+    md_score_opt score;   /**< window, stride, strands, batch, N rule, class,
+                               device, threads, progress: as md_score_run */
+    const char *command;  /**< written as a ##mambadna_command header line, or NULL */
+} md_variants_opt;
+
+void md_variants_opt_init(md_variants_opt *opt);
+/** Resolve the scoring options against the model. */
+int md_variants_opt_resolve(md_variants_opt *opt, const md_model *m);
+
+typedef struct md_variants_stats {
+    int64_t records;     /**< records read (inside the regions, when given) */
+    int64_t outside;     /**< records outside the regions, not written */
+    int64_t annotated;   /**< records with MD_* values */
+    int64_t alleles;     /**< ALT alleles scored */
+    int64_t windows;     /**< windows run through the model */
+    int64_t skipped[MD_VSKIP_KINDS]; /**< records written unannotated, by reason */
+    double seconds;
+} md_variants_stats;
+
+/** Score the variants of a VCF/BCF (in_path, "-" for stdin) against an
+ *  indexed reference FASTA and write every record, in order, to out_path
+ *  ("-" for stdout; .bcf BCF, .gz/.bgz bgzipped VCF, else VCF), written
+ *  under a temporary name and renamed at the end. Records whose alleles can
+ *  be scored get INFO MD_REF (Number=1), MD_ALT and MD_DELTA (Number=A,
+ *  missing for '*' and symbolic ALTs); the others are written without them
+ *  and a warning names each (the first 10 of each kind). VCF contig names
+ *  are matched to the reference as they are, else with "chr" removed or
+ *  added. With regions (n_regions > 0), only records overlapping one are
+ *  read and written. The window rule is described in variants.c and in the
+ *  command's documentation. */
+int md_variants_run(md_model *m, const char *in_path, const char *reference,
+                    const md_region *regions, size_t n_regions, const char *out_path,
+                    const md_variants_opt *opt, md_variants_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

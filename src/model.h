@@ -72,6 +72,15 @@ int md_model_forward_rows(md_model *m, const uint8_t *tokens, int B, int64_t L,
 int md_model_loss_grad_f64(const md_model *m, const double *params, int objective,
                            const md_batch *batch, double *grads, double *loss);
 
+/* Gradient of class cls's probability of each row of tokens (B, L) with
+ * respect to the row's one-hot input x (B, L, V), the embedded input being
+ * sum_v x[b,t,v] * embedding[v]: grad[b,t,v] = d p_cls(row b) / d x[b,t,v]
+ * for every vocabulary entry v (PS models: through both strands). prob (B,
+ * C) gets the class probabilities. On the CPU in float32; threads as
+ * md_model_loss_grad. */
+int md_model_input_grad(md_model *m, const uint8_t *tokens, int B, int64_t L, int cls,
+                        int threads, float *prob, float *grad);
+
 /* A training step on CUDA device `device` (0-based; cuda/train.cu through
  * src/device.c): loss, gradient, clipping and AdamW on the device; the
  * updated parameters copied back into m, the moments kept on the device

@@ -14,6 +14,7 @@
 
 #include "model.h"
 #include "pipeline.h"
+#include "scoring.h"
 
 /* The reader runs ahead by at most this many sequences and, beyond one
  * sequence, this many bases. */
@@ -68,13 +69,13 @@ typedef struct queued_seq {
 typedef struct score_job {
     md_model *m;
     const md_score_opt *o;
-    int equivariant;
     uint8_t *tok;           /* (batch, window) tokens of the pending windows */
     int64_t *len;           /* [batch] their lengths (short sequences: one short window) */
     md_window_score **dest; /* [batch] where each result goes */
     int n_pending;
     uint8_t *rows;          /* (2 batch, window) forward and reverse-complement rows */
     float *prob;            /* (2 batch, C) */
+    md_window_score *scores; /* [batch] results of one group */
     int *idx;               /* [batch] */
     char *done;             /* [batch] */
     queued_seq *seqs;       /* sequences not yet handed to the sink, in order */
@@ -93,30 +94,29 @@ static void free_queued(queued_seq *q)
     if (q->bam) bam_destroy1(q->bam);
 }
 
-/* Classify pending windows idx[k] of length L and fill their scores. */
-static int classify_group(score_job *j, int64_t L, int k)
+int md_classify_windows(md_model *m, const md_score_opt *o, uint8_t *rows, int n, int64_t L,
+                        float *prob, md_window_score *out)
 {
-    const md_score_opt *o = j->o;
-    int C = md_model_config(j->m)->n_classes, pc = o->positive_class;
-    int both = !j->equivariant && o->strands == MD_STRANDS_BOTH;
-    int minus_only = !j->equivariant && o->strands == MD_STRAND_MINUS;
-    for (int i = 0; i < k; i++) {
-        uint8_t *row = j->rows + (int64_t)i * L;
-        memcpy(row, j->tok + (int64_t)j->idx[i] * o->window, (size_t)L);
+    int equivariant = md_model_config(m)->arch == MD_ARCH_CADUCEUS_PS;
+    int C = md_model_config(m)->n_classes, pc = o->positive_class;
+    int both = !equivariant && o->strands == MD_STRANDS_BOTH;
+    int minus_only = !equivariant && o->strands == MD_STRAND_MINUS;
+    for (int i = 0; i < n; i++) {
+        uint8_t *row = rows + (int64_t)i * L;
         if (minus_only) md_revcomp_tokens(row, L);
         if (both) {
-            uint8_t *rc = j->rows + (int64_t)(k + i) * L;
+            uint8_t *rc = rows + (int64_t)(n + i) * L;
             memcpy(rc, row, (size_t)L);
             md_revcomp_tokens(rc, L);
         }
     }
-    int ret = md_model_classify(j->m, j->rows, both ? 2 * k : k, L, &o->fwd, j->prob);
+    int ret = md_model_classify(m, rows, both ? 2 * n : n, L, &o->fwd, prob);
     if (ret < 0) return ret;
-    for (int i = 0; i < k; i++) {
-        md_window_score *w = j->dest[j->idx[i]];
-        float p = j->prob[(int64_t)i * C + pc];
-        float q = both ? j->prob[(int64_t)(k + i) * C + pc] : p;
-        if (j->equivariant || o->strands == MD_STRANDS_BOTH) {
+    for (int i = 0; i < n; i++) {
+        md_window_score *w = &out[i];
+        float p = prob[(int64_t)i * C + pc];
+        float q = both ? prob[(int64_t)(n + i) * C + pc] : p;
+        if (equivariant || o->strands == MD_STRANDS_BOTH) {
             w->plus = p;
             w->minus = q;
         } else if (o->strands == MD_STRAND_PLUS) {
@@ -130,6 +130,21 @@ static int classify_group(score_job *j, int64_t L, int k)
         else w->score = o->rc == MD_RC_MAX ? (p > q ? p : q) : 0.5f * (p + q);
     }
     return 0;
+}
+
+/* Classify pending windows idx[k] of length L and fill their scores. */
+static int classify_group(score_job *j, int64_t L, int k)
+{
+    for (int i = 0; i < k; i++)
+        memcpy(j->rows + (int64_t)i * L, j->tok + (int64_t)j->idx[i] * j->o->window, (size_t)L);
+    int ret = md_classify_windows(j->m, j->o, j->rows, k, L, j->prob, j->scores);
+    for (int i = 0; ret == 0 && i < k; i++) {
+        md_window_score *w = j->dest[j->idx[i]];
+        w->plus = j->scores[i].plus;
+        w->minus = j->scores[i].minus;
+        w->score = j->scores[i].score;
+    }
+    return ret;
 }
 
 /* Hand every closed sequence at the head of the queue to the sink. */
@@ -228,8 +243,7 @@ int md_score_run(md_model *m, md_seqsource *src, const md_score_opt *o, md_score
                  void *ctx, md_score_stats *stats)
 {
     md_score_stats local;
-    score_job j = {.m = m, .o = o, .sink = sink, .ctx = ctx, .st = stats ? stats : &local,
-                   .equivariant = md_model_config(m)->arch == MD_ARCH_CADUCEUS_PS};
+    score_job j = {.m = m, .o = o, .sink = sink, .ctx = ctx, .st = stats ? stats : &local};
     memset(j.st, 0, sizeof *j.st);
     md_progress_start(&j.progress, "score", o->progress,
                       o->progress ? md_seqsource_total_bases(src) : -1);
@@ -239,9 +253,10 @@ int md_score_run(md_model *m, md_seqsource *src, const md_score_opt *o, md_score
     j.dest = malloc((size_t)B * sizeof *j.dest);
     j.rows = malloc((size_t)(2 * B * o->window));
     j.prob = malloc((size_t)(2 * B * C) * sizeof *j.prob);
+    j.scores = malloc((size_t)B * sizeof *j.scores);
     j.idx = malloc((size_t)B * sizeof *j.idx);
     j.done = malloc((size_t)B);
-    int ret = j.tok && j.len && j.dest && j.rows && j.prob && j.idx && j.done
+    int ret = j.tok && j.len && j.dest && j.rows && j.prob && j.scores && j.idx && j.done
                   ? 0
                   : md_error(MD_ERR_NOMEM, "out of memory for batches of %d windows of %lld: "
                              "lower --batch", B, (long long)o->window);
@@ -261,7 +276,7 @@ int md_score_run(md_model *m, md_seqsource *src, const md_score_opt *o, md_score
     j.st->seconds = md_now_s() - j.progress.t0;
     for (int i = 0; i < j.n_seqs; i++) free_queued(&j.seqs[i]);
     free(j.seqs); free(j.tok); free(j.len); free(j.dest); free(j.rows); free(j.prob);
-    free(j.idx); free(j.done);
+    free(j.scores); free(j.idx); free(j.done);
     return ret;
 }
 

@@ -35,14 +35,63 @@ int md_model_loss_grad(md_model *m, int objective, const md_batch *batch, int th
 {
     if (threads > 0) omp_set_num_threads(threads);
     openblas_set_num_threads(1); /* the GEMMs run in OpenMP blocks (cpu/grad_ops.inc) */
-    return loss_grad_f32(m, m->params, grads, objective, batch, loss);
+    return loss_grad_f32(m, m->params, grads, objective, batch, loss, NULL);
 }
 
 int md_model_loss_grad_f64(const md_model *m, const double *params, int objective,
                            const md_batch *batch, double *grads, double *loss)
 {
     openblas_set_num_threads(1);
-    return loss_grad_f64(m, params, grads, objective, batch, loss);
+    return loss_grad_f64(m, params, grads, objective, batch, loss, NULL);
+}
+
+int md_model_input_grad(md_model *m, const uint8_t *tokens, int B, int64_t L, int cls,
+                        int threads, float *prob, float *grad)
+{
+    const md_config *c = &m->cfg;
+    int ps = c->arch == MD_ARCH_CADUCEUS_PS, rows = ps ? 2 * B : B, V = c->vocab_size;
+    int64_t D = c->d_model, T = rows * L;
+    if (cls < 0 || cls >= c->n_classes)
+        return md_error(MD_ERR_ARG, "class %d outside the model's %d classes", cls, c->n_classes);
+    md_forward_opt fwd;
+    md_forward_opt_init(&fwd);
+    fwd.threads = threads;
+    int ret = md_model_classify(m, tokens, B, L, &fwd, prob);
+    if (ret < 0) return ret;
+    if (threads > 0) omp_set_num_threads(threads);
+    openblas_set_num_threads(1);
+    int32_t *labels = malloc((size_t)B * sizeof *labels);
+    float *g_params = calloc((size_t)m->n_params, sizeof *g_params); /* [n_params], unused */
+    float *g_in = malloc((size_t)(T * D) * sizeof *g_in);             /* (rows, L, D) */
+    if (!labels || !g_params || !g_in) {
+        ret = md_error(MD_ERR_NOMEM, "out of memory for the gradient of %d x %lld", B, (long long)L);
+        goto out;
+    }
+    for (int b = 0; b < B; b++) labels[b] = cls;
+    md_batch batch = {.B = B, .L = L, .tokens = tokens, .labels = labels};
+    double loss;
+    if ((ret = loss_grad_f32(m, m->params, g_params, MD_OBJ_CLASSIFY, &batch, &loss, g_in)) < 0)
+        goto out;
+    /* the loss is the mean of -log p over the rows: d p_b = -B p_b d loss */
+    #pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < (int64_t)B * L; i++) {
+        int64_t b = i / L, t = i % L;
+        float scale = -(float)B * prob[b * c->n_classes + cls];
+        const float *gf = g_in + i * D;
+        const float *gr = ps ? g_in + ((B + b) * L + (L - 1 - t)) * D : NULL;
+        for (int v = 0; v < V; v++) {
+            const float *ev = m->embedding + (int64_t)v * D;
+            const float *ec = m->embedding + (int64_t)md_complement_token(v) * D;
+            float acc = 0;
+            for (int64_t d = 0; d < D; d++) acc += gf[d] * ev[d] + (gr ? gr[d] * ec[d] : 0);
+            grad[i * V + v] = scale * acc;
+        }
+    }
+out:
+    free(labels);
+    free(g_params);
+    free(g_in);
+    return ret;
 }
 
 /* The float64 kernels for tests (cpu/grad_fast.h). */
