@@ -85,7 +85,8 @@ def roc_figure(results, out):
         scores = np.array([float(r[2]) for r in rows])
         fpr, tpr = roc(labels, scores)
         auc = np.trapz(tpr, fpr)
-        ax.plot(fpr, tpr, label=f"{os.path.basename(path).split('.')[0]} (AUROC {auc:.3f})")
+        name = os.path.basename(path)[: -len(".test.tsv")]
+        ax.plot(fpr, tpr, label=f"{name} (AUROC {auc:.3f})")
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
@@ -109,7 +110,9 @@ def track_figure(mambadna, out):
             subprocess.run([mambadna, "score", "--device", "cpu", "-m", path, "-s", "10", "-r", region,
                             "-o", track, "data/genomes/22_20-21M.fa"], check=True)
             rows = [line.split("\t") for line in open(track) if line.strip()]
-        x = np.array([[int(r[1]), int(r[2])] for r in rows]).ravel() - HIC2_TSS
+        # coordinates on chr22 itself, or on the piece when its name is kept
+        offset = 20000000 if rows[0][0] == "22" else 0
+        x = np.array([[int(r[1]), int(r[2])] for r in rows]).ravel() - offset - HIC2_TSS
         y = np.repeat([float(r[3]) for r in rows], 2)
         ax.plot(x, y, lw=1, label=model)
     ax.axvline(0, color="k", ls="--", lw=0.8, label="EPDnew TSS (HIC2, - strand)")

@@ -2,6 +2,8 @@
 # ones into pieces that overlap by one window), scored one job per piece and
 # gathered into the track and calls one `mambadna score` run writes.
 
+import subprocess
+
 SCORE = config.get("score", {})
 SCORE_DIR = os.path.join(OUT, "score")
 
@@ -40,9 +42,23 @@ checkpoint score_plan:
 
 
 def score_options():
-    """Options of every scoring call but the regions and outputs."""
-    return (f"-m {config['model']} --threshold {SCORE['threshold']} "
-            f"{SCORE.get('extra', '')} --no-progress")
+    """Options of every scoring call but the regions and outputs; without a
+    threshold in the configuration, the model's calibrated one applies."""
+    threshold = f"--threshold {SCORE['threshold']} " if "threshold" in SCORE else ""
+    return f"-m {config['model']} {threshold}{SCORE.get('extra', '')} --no-progress"
+
+
+def calls_threshold(wildcards):
+    """The threshold the calls were made at: the configuration's, else the
+    one the model records (mambadna.threshold), else score's 0.5."""
+    if "threshold" in SCORE:
+        return SCORE["threshold"]
+    info = subprocess.run([MAMBADNA, "info", config["model"]], capture_output=True, text=True).stdout
+    for line in info.splitlines():
+        field = line.split("\t")
+        if field[:2] == ["meta", "mambadna.threshold"]:
+            return float(field[2])
+    return 0.5
 
 
 rule score_piece:
@@ -131,7 +147,7 @@ rule score_plot:
         ),
     params:
         length=SCORE.get("plot_length", 0),
-        threshold=SCORE.get("threshold", 0),
+        threshold=calls_threshold,
     log:
         log("score_plot", "track"),
     threads: 1
