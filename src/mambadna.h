@@ -151,6 +151,10 @@ typedef struct md_reader_opt {
     int threads;             /**< htslib decompression threads (0: none) */
     int keep_records;        /**< SAM/BAM/CRAM: also keep each record as stored
                                   in md_record.bam (to write copies of them) */
+    int allow_no_eof;        /**< read BGZF (BAM, bgzip FASTA/FASTQ/SAM) and
+                                  CRAM input that lacks its end-of-file marker
+                                  (with a warning) instead of refusing it: such
+                                  a file is usually truncated */
 } md_reader_opt;
 
 void md_reader_opt_init(md_reader_opt *opt);
