@@ -26,6 +26,12 @@ void embed_usage(FILE *fp)
             "  -R, --regions FILE   BED file of regions ('-' strand: reverse complement)\n"
             "  -w, --window INT     cut sequences into windows of INT bases [whole]\n"
             "  -s, --stride INT     distance between window starts [window]\n"
+            "      --last STR       the end of a sequence that whole strides leave over:\n"
+            "                       short: one shorter window covers it [default]\n"
+            "                       shift: one full window ends at the sequence end\n"
+            "                       (its overlap with the previous is embedded twice)\n"
+            "                       pad: one full window, the missing bases [PAD]\n"
+            "                       drop: not embedded\n"
             "      --pool STR       none|mean|bin:N: a row per base, per window, or per\n"
             "                       N bases [none; mean for reads]\n"
             "      --rc STR         none|avg: average with the reverse-complement pass\n"
@@ -45,6 +51,21 @@ void embed_usage(FILE *fp)
             o.batch, (long long)o.fwd.chunk, md_device_count() > 0 ? "cuda" : "cpu");
 }
 
+/* The valid values of an option, for usage errors. */
+static const char *embed_expected(int c)
+{
+    switch (c) {
+    case 1: return "none, mean or bin:N (N >= 1)";
+    case 2: return "none or avg";
+    case 3: return "f32 or f16";
+    case 4: return "an integer from 1 to 256";
+    case 5: return "an integer >= 0 (0: the whole window at once)";
+    case 10: return "short, shift, pad or drop";
+    case 't': return "an integer from 1 to 4096";
+    default: return cli_input_expected(c);
+    }
+}
+
 int embed_main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -57,6 +78,7 @@ int embed_main(int argc, char **argv)
         {"device", required_argument, 0, 6},   {"help", no_argument, 0, 'h'},
         {"reference", required_argument, 0, 'T'}, {"no-progress", no_argument, 0, 7},
         {"precision", required_argument, 0, 8},  {"allow-no-eof", no_argument, 0, 9},
+        {"last", required_argument, 0, 10},
         {0, 0, 0, 0}};
     const char *cmd = "embed", *model_path = NULL, *out = NULL, *reference = NULL;
     md_embed_opt o;
@@ -112,6 +134,9 @@ int embed_main(int argc, char **argv)
         case 'T': reference = optarg; break;
         case 7: no_progress = 1; break;
         case 9: allow_no_eof = 1; break;
+        case 10:
+            if ((o.last = cli_parse_last(optarg)) < 0) goto bad_value;
+            break;
         case 'h':
             embed_usage(stdout);
             cli_regions_free(&regions);
@@ -120,10 +145,21 @@ int embed_main(int argc, char **argv)
         }
     }
     if (optind + 1 != argc || !model_path || !out) {
+        if (optind + 1 != argc) cli_error(cmd, "give one input file (FASTA, FASTQ, SAM, BAM or CRAM)");
         if (!model_path) cli_error(cmd, "give a model with -m");
         if (!out) cli_error(cmd, "give the output NPY file with -o");
         goto usage_error;
     }
+    if (!strcmp(out, "-")) {
+        cli_error(cmd, "the NPY output and its .tsv sidecar need a file name: give -o FILE.npy");
+        goto usage_error;
+    }
+    char tsv[4096];
+    snprintf(tsv, sizeof tsv, "%s.tsv", out);
+    const cli_path outputs[] = {{"-o", out}, {"the sidecar of -o", tsv}};
+    const cli_path inputs[] = {{"the input", argv[optind]}, {"the model", model_path},
+                               {"the reference (-T)", reference}};
+    if (cli_check_paths(cmd, outputs, 2, inputs, 3) < 0) goto usage_error;
     if (md_embed_opt_check(&o) < 0) goto usage_error_lib;
 
     md_model *m = md_model_load(model_path);
@@ -139,8 +175,6 @@ int embed_main(int argc, char **argv)
     if (src && !pool_given && md_seqsource_format(src) != MD_FMT_FASTA)
         o.pool = MD_EMBED_POOL_MEAN; /* reads: one row each */
     int status = EXIT_OK;
-    char tsv[4096];
-    snprintf(tsv, sizeof tsv, "%s.tsv", out);
     md_embed_stats st;
     if (!src || md_embed_run(m, src, &o, out, tsv, &st) < 0) status = cli_fail(cmd);
     else
@@ -155,12 +189,13 @@ int embed_main(int argc, char **argv)
     return status;
 
 bad_value:
-    cli_error(cmd, "invalid value '%s'", optarg);
-    goto usage_error;
+    cli_bad_value(cmd, longopts, c, optarg, embed_expected(c));
+    goto usage_cleanup;
 usage_error_lib:
     cli_fail(cmd);
 usage_error:
-    embed_usage(stderr);
+    cli_usage_hint(cmd);
+usage_cleanup:
     cli_regions_free(&regions);
     return EXIT_USAGE;
 error_lib:

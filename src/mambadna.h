@@ -100,6 +100,8 @@ enum md_last_window {
                             (default: every base covered, all windows full) */
     MD_LAST_PARTIAL,   /**< add one shorter window covering the rest */
     MD_LAST_DROP,      /**< drop the rest */
+    MD_LAST_PAD,       /**< as MD_LAST_PARTIAL; the caller pads the shorter
+                            window to the window length with MD_TOK_PAD */
 };
 
 /** Iterator over fixed-size windows [beg, end) of a sequence of length len.
@@ -724,6 +726,8 @@ typedef struct md_embed_opt {
     int64_t bin;        /**< bases per row with MD_EMBED_POOL_BIN */
     int64_t window;     /**< cut sequences into windows (0: whole sequences) */
     int64_t stride;     /**< window stride [window] */
+    int last;           /**< enum md_last_window: the rest that whole strides
+                             leave over [MD_LAST_PARTIAL: every base once] */
     int batch;          /**< windows of equal length run together, across
                              sequences (reads of one length share batches) [8] */
     int dtype;          /**< NPY dtype: MD_F32 or MD_F16 */

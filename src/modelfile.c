@@ -4,6 +4,7 @@
  * Face style directories (config.json + model.safetensors) of Caduceus and
  * mamba_ssm checkpoints load directly. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -180,6 +181,13 @@ static int load_tensors(md_model *m, const md_st_file *f, const char *path)
                             path, e->name, md_st_dtype_name(t->dtype));
         int ret = md_st_to_f32(t, m->params + e->offset);
         if (ret < 0) return ret;
+        const float *v = m->params + e->offset; /* (numel) */
+        for (int64_t k = 0; k < e->numel; k++)
+            if (!isfinite(v[k]))
+                return md_error(MD_ERR_FORMAT, "%s: tensor %s holds a non-finite value (%s at "
+                                "element %lld): the model is damaged or its training diverged; "
+                                "use an earlier checkpoint", path, e->name,
+                                isnan(v[k]) ? "NaN" : "infinity", (long long)k);
     }
     for (int i = 0; i < f->n_tensors; i++) {
         const char *name = f->tensors[i].name;
