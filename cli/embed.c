@@ -45,6 +45,9 @@ void embed_usage(FILE *fp)
             "  -T, --reference FILE CRAM input: the reference FASTA (indexed)\n"
             "      --allow-no-eof   read a BGZF/CRAM input without its end-of-file marker\n"
             "                       (it is refused: such a file is usually truncated)\n"
+            "      --literal-names  keep FASTA record names of the form chr:beg-end as they\n"
+            "                       are (default: such a record of end-beg+1 bases is that\n"
+            "                       piece of chr, and coordinates are written on chr)\n"
             "      --no-progress    no progress line (shown only when stderr is a terminal)\n"
             "  -o, --output FILE    output NPY file (required)\n\n"
             "A summary line goes to stderr at the end.\n",
@@ -78,14 +81,14 @@ int embed_main(int argc, char **argv)
         {"device", required_argument, 0, 6},   {"help", no_argument, 0, 'h'},
         {"reference", required_argument, 0, 'T'}, {"no-progress", no_argument, 0, 7},
         {"precision", required_argument, 0, 8},  {"allow-no-eof", no_argument, 0, 9},
-        {"last", required_argument, 0, 10},
+        {"last", required_argument, 0, 10},     {"literal-names", no_argument, 0, 11},
         {0, 0, 0, 0}};
     const char *cmd = "embed", *model_path = NULL, *out = NULL, *reference = NULL;
     md_embed_opt o;
     md_embed_opt_init(&o);
     o.fwd.device = md_device_count() > 0 ? 1 : 0; /* the first GPU when there is one */
     cli_regions regions = {0};
-    int c, pool_given = 0, no_progress = 0, allow_no_eof = 0;
+    int c, pool_given = 0, no_progress = 0, allow_no_eof = 0, literal_names = 0;
     int64_t v;
     while ((c = getopt_long(argc, argv, "m:r:R:w:s:t:o:T:h", longopts, NULL)) >= 0) {
         int shared = cli_input_option(c, optarg, &regions, &o.window, &o.stride);
@@ -134,6 +137,7 @@ int embed_main(int argc, char **argv)
         case 'T': reference = optarg; break;
         case 7: no_progress = 1; break;
         case 9: allow_no_eof = 1; break;
+        case 11: literal_names = 1; break;
         case 10:
             if ((o.last = cli_parse_last(optarg)) < 0) goto bad_value;
             break;
@@ -170,6 +174,7 @@ int embed_main(int argc, char **argv)
     ropt.primary_only = 1;
     ropt.reference = reference;
     ropt.allow_no_eof = allow_no_eof;
+    ropt.piece_names = !literal_names;
     o.progress = !no_progress && isatty(STDERR_FILENO);
     md_seqsource *src = md_seqsource_open(argv[optind], regions.items, regions.n, &ropt);
     if (src && !pool_given && md_seqsource_format(src) != MD_FMT_FASTA)

@@ -57,6 +57,9 @@ void score_usage(FILE *fp)
             "  -t, --threads INT     threads [all cores]\n"
             "      --allow-no-eof    read a BGZF/CRAM input without its end-of-file marker\n"
             "                        (it is refused: such a file is usually truncated)\n"
+            "      --literal-names   keep FASTA record names of the form chr:beg-end as they\n"
+            "                        are (default: such a record of end-beg+1 bases is that\n"
+            "                        piece of chr, and coordinates are written on chr)\n"
             "      --no-progress     no progress line (shown only when stderr is a terminal)\n\n"
             "bedGraph/bigWig: each base gets the mean score of the windows covering it;\n"
             "bases only N-rich windows cover are left out. bigWig needs IN.fai.\n"
@@ -289,7 +292,8 @@ int score_main(int argc, char **argv)
         {"no-progress", no_argument, 0, 11},    {"reference", required_argument, 0, 'T'},
         {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
         {"device", required_argument, 0, 8},    {"precision", required_argument, 0, 12},
-        {"allow-no-eof", no_argument, 0, 13},   {0, 0, 0, 0}};
+        {"allow-no-eof", no_argument, 0, 13},   {"literal-names", no_argument, 0, 14},
+        {0, 0, 0, 0}};
     const char *cmd = "score", *model_path = NULL, *out = "-", *calls = NULL, *tag = DEFAULT_TAG;
     const char *reference = NULL;
     md_score_opt o;
@@ -297,7 +301,7 @@ int score_main(int argc, char **argv)
     o.fwd.device = md_device_count() > 0 ? 1 : 0; /* the first GPU when there is one */
     cli_regions regions = {0};
     int c, format = FMT_AUTO, all = 0, per_region = 0, out_given = 0, no_progress = 0;
-    int allow_no_eof = 0;
+    int allow_no_eof = 0, literal_names = 0;
     double threshold = 0.5;
     int64_t v;
     int batch_given = 0;
@@ -353,6 +357,7 @@ int score_main(int argc, char **argv)
             break;
         case 11: no_progress = 1; break;
         case 13: allow_no_eof = 1; break;
+        case 14: literal_names = 1; break;
         case 'T': reference = optarg; break;
         case 8:
             if (md_device_parse(optarg, &o.fwd.device) < 0) goto usage_error_lib;
@@ -443,6 +448,7 @@ int score_main(int argc, char **argv)
     ropt.primary_only = !all;
     ropt.reference = reference;
     ropt.allow_no_eof = allow_no_eof;
+    ropt.piece_names = !literal_names;
     if (format == FMT_BAM) { /* every record goes to the copy; 0x900 ones unscored */
         ropt.primary_only = 0;
         ropt.keep_records = 1;

@@ -44,6 +44,9 @@ void tokenize_usage(FILE *fp)
             "      --rc             reverse complement every sequence\n"
             "      --allow-no-eof   read a BGZF/CRAM input without its end-of-file marker\n"
             "                       (it is refused: such a file is usually truncated)\n"
+            "      --literal-names  keep FASTA record names of the form chr:beg-end as they\n"
+            "                       are (default: such a record of end-beg+1 bases is that\n"
+            "                       piece of chr, and coordinates are written on chr)\n"
             "  -f, --format STR     tsv|npy [tsv]; npy needs -o and writes OUT.tsv beside it\n"
             "  -o, --output FILE    output file [-]\n\n"
             "TSV columns: name, start (0-based), end, strand, N fraction, soft-masked\n"
@@ -140,12 +143,13 @@ int tokenize_main(int argc, char **argv)
         {"last", required_argument, 0, 1},     {"rc", no_argument, 0, 2},
         {"format", required_argument, 0, 'f'}, {"output", required_argument, 0, 'o'},
         {"help", no_argument, 0, 'h'},         {"allow-no-eof", no_argument, 0, 3},
+        {"literal-names", no_argument, 0, 4},
         {0, 0, 0, 0}};
     const char *cmd = "tokenize";
     tokenize_opt o;
     tokenize_opt_init(&o);
     cli_regions regions = {0};
-    int c, status = EXIT_ERROR, allow_no_eof = 0;
+    int c, status = EXIT_ERROR, allow_no_eof = 0, literal_names = 0;
     while ((c = getopt_long(argc, argv, "r:R:w:s:f:o:h", longopts, NULL)) >= 0) {
         int shared = cli_input_option(c, optarg, &regions, &o.window, &o.stride);
         if (shared == CLI_OPT_BAD_VALUE) goto bad_value;
@@ -158,6 +162,7 @@ int tokenize_main(int argc, char **argv)
             break;
         case 2: o.revcomp = 1; break;
         case 3: allow_no_eof = 1; break;
+        case 4: literal_names = 1; break;
         case 'f':
             if (!strcmp(optarg, "tsv")) o.format = 0;
             else if (!strcmp(optarg, "npy")) o.format = 1;
@@ -193,6 +198,7 @@ int tokenize_main(int argc, char **argv)
     md_reader_opt_init(&ropt);
     ropt.restore_orientation = 1;
     ropt.allow_no_eof = allow_no_eof;
+    ropt.piece_names = !literal_names;
     md_seqsource *src = md_seqsource_open(argv[optind], regions.items, regions.n, &ropt);
     if (!src) goto error_lib;
 

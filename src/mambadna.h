@@ -157,6 +157,11 @@ typedef struct md_reader_opt {
                                   CRAM input that lacks its end-of-file marker
                                   (with a warning) instead of refusing it: such
                                   a file is usually truncated */
+    int piece_names;         /**< md_seqsource: a FASTA record named as samtools
+                                  faidx names a region ("chr:beg-end", 1-based
+                                  inclusive) and holding exactly end-beg+1
+                                  bases is that piece of chr: it comes back
+                                  named chr, with beg on chr [1] */
 } md_reader_opt;
 
 void md_reader_opt_init(md_reader_opt *opt);
@@ -232,7 +237,9 @@ md_seqsource *md_seqsource_open(const char *path, md_region *regions,
  *  0, MD_EOF or < -1. */
 int md_seqsource_next(md_seqsource *src, md_record *rec, const md_region **region);
 /** Contig names and lengths when the input is an indexed FASTA (for bigWig
- *  headers); 0 and *n = 0 when no index is available. */
+ *  headers); 0 and *n = 0 when no index is available. With piece_names, a
+ *  piece "chr:beg-end" counts as contig chr of length end (pieces of one chr
+ *  give it once, with the largest end). The names are owned by the source. */
 int md_seqsource_contigs(md_seqsource *src, char ***names, int64_t **lengths, int *n);
 /** Format of the input (MD_FMT_FASTA for region fetches). */
 int md_seqsource_format(const md_seqsource *src);

@@ -125,6 +125,7 @@ void md_reader_opt_init(md_reader_opt *opt)
     memset(opt, 0, sizeof *opt);
     opt->restore_orientation = 1; /* reads as sequenced, as samtools fastq */
     opt->primary_only = 1;        /* one record per read, as samtools fastq */
+    opt->piece_names = 1;         /* coordinates on the chromosome of a piece */
     opt->reference = NULL;
     opt->threads = 0;
 }
