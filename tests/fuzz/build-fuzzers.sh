@@ -1,7 +1,9 @@
 #!/bin/sh
 # Build the libFuzzer targets (tests/fuzz/fuzz_*.c) with clang, AddressSanitizer
-# and UBSan into build-fuzz/, then run each for SECONDS (default 30).
+# and UBSan into build-fuzz/ (or $FUZZ_OUT), then run each for SECONDS (default 30).
 #   tests/fuzz/build-fuzzers.sh [SECONDS] [TARGET...]
+#   tests/fuzz/build-fuzzers.sh --compile-only   (compile the library with the
+#                                                  fuzz flags, nothing else)
 # Each target starts from its committed seed corpus tests/fuzz/corpus/NAME
 # (fuzz_bed.c -> corpus/bed) and grows a working corpus in build-fuzz/corpus/NAME;
 # htslib allocates what a BAM record claims (up to 2 GB) before reading it,
@@ -16,7 +18,7 @@ secs=${1:-30}
 [ $# -gt 0 ] && shift
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-out=build-fuzz
+out=${FUZZ_OUT:-build-fuzz}
 CC=${CC:-clang}
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS_F="-std=c11 -D_GNU_SOURCE -g -O1 -march=native -fopenmp -Wall -Wextra -Werror -Wno-pass-failed -Isrc \
@@ -29,17 +31,21 @@ if ! command -v "$CC" >/dev/null 2>&1; then
 fi
 mkdir -p "$out/obj"
 rm -f "$out/libmambadna-fuzz.a"
-objs=""
-for s in $(ls src/*.c src/cpu/*.c 2>/dev/null | sort); do
-    o="$out/obj/$(echo "$s" | tr / _ | sed 's/\.c$/.o/')"
-    if ! $CC $CFLAGS_F -fsanitize=fuzzer-no-link -c "$s" -o "$o" 2>"$o.log"; then
-        echo "build-fuzzers: $s does not compile:" >&2
-        cat "$o.log" >&2
-        exit 1
-    fi
-    objs="$objs $o"
-done
+sources=$(ls src/*.c src/cpu/*.c | sort)
+objs=$(for s in $sources; do echo "$out/obj/$(echo "$s" | tr / _ | sed 's/\.c$/.o/')"; done)
+export CC CFLAGS_F out
+# one compiler per core; a source that fails stops xargs (exit 255)
+echo "$sources" | xargs -P "$(nproc)" -I{} sh -c '
+    o="$out/obj/$(echo "{}" | tr / _ | sed "s/\.c\$/.o/")"
+    $CC $CFLAGS_F -fsanitize=fuzzer-no-link -c "{}" -o "$o" 2>"$o.log" && exit 0
+    echo "build-fuzzers: {} does not compile:" >&2
+    cat "$o.log" >&2
+    exit 255' || exit 1
 ar rcs "$out/libmambadna-fuzz.a" $objs
+if [ "$secs" = --compile-only ]; then
+    echo "build-fuzzers: $(echo $objs | wc -w) library sources compile with the fuzz flags"
+    exit 0
+fi
 
 targets=${*:-$(ls tests/fuzz/fuzz_*.c | sed 's|.*/fuzz_||; s|\.c$||')}
 status=0
