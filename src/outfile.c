@@ -300,7 +300,6 @@ md_outfile *md_outfile_open(const char *path)
     } else {
         md_error(MD_ERR_IO, "cannot open %s for writing: %s", path, strerror(errno));
         close(fd);
-        out->fd = -1;
     }
     unlink(out->tmp);
     reg_remove(out->slot);
