@@ -30,7 +30,7 @@ void embed_usage(FILE *fp)
             "                       short: one shorter window covers it [default]\n"
             "                       shift: one full window ends at the sequence end\n"
             "                       (its overlap with the previous is embedded twice)\n"
-            "                       pad: one full window, the missing bases [PAD]\n"
+            "                       pad: a full window, [PAD] tokens after the bases\n"
             "                       drop: not embedded\n"
             "      --pool STR       none|mean|bin:N: a row per base, per window, or per\n"
             "                       N bases [none; mean for reads]\n"
