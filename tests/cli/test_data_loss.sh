@@ -100,6 +100,22 @@ contains "$T/err" "NaN" "the message says NaN"
 absent "$T/nan.bedgraph" "no NaN track"
 absent "$T/nan.bed" "no NaN calls"
 expect 1 "embed with a NaN weight" "$M" embed -m "$T/nan.safetensors" -o "$T/nan.npy" "$T/in.fa"
+# finite weights so large that the probabilities overflow to NaN
+"$PY" - "$T/cls.safetensors" "$T/huge.safetensors" <<'EOF'
+import json, struct, sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+n = struct.unpack('<Q', b[:8])[0]
+h = json.loads(b[8:8 + n])
+for name in ('caduceus.backbone.norm_f.weight', 'score.weight'):
+    s, e = h[name]['data_offsets']
+    for off in range(8 + n + s, 8 + n + e, 4):
+        b[off:off + 4] = struct.pack('<f', 3e38)
+open(sys.argv[2], 'wb').write(b)
+EOF
+expect 1 "score with overflowing weights" "$M" score -m "$T/huge.safetensors" -o "$T/huge.bedgraph" --calls "$T/huge.bed" "$T/in.fa"
+contains "$T/err" "non-finite probability" "a non-finite probability is an error"
+absent "$T/huge.bedgraph" "no NaN track from overflowing weights"
+absent "$T/huge.bed" "no NaN calls from overflowing weights"
 
 # --- 4. embed windows: every base once by default, --last to choose
 printf '>s\nACGTTGCAACGTAGCTAGGCTTAGCATCGATCGGATC\n' >"$T/s.fa"   # 37 bases
