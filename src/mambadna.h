@@ -150,7 +150,9 @@ typedef struct md_reader_opt {
     int primary_only;        /**< SAM/BAM/CRAM: skip secondary and
                                   supplementary records (flags 0x100, 0x800) */
     const char *reference;   /**< CRAM reference FASTA, or NULL */
-    int threads;             /**< htslib decompression threads (0: none) */
+    int threads;             /**< htslib decompression threads (0: none; not
+                                  used for BGZF from a pipe, whose end-of-file
+                                  marker is checked as the stream ends) */
     int keep_records;        /**< SAM/BAM/CRAM: also keep each record as stored
                                   in md_record.bam (to write copies of them) */
     int allow_no_eof;        /**< read BGZF (BAM, bgzip FASTA/FASTQ/SAM) and

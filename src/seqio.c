@@ -403,7 +403,9 @@ static int open_sam(md_reader *r, hFILE *hf, const htsFormat *fmt)
                         "%s: cannot use '%s' as the CRAM reference (is it an "
                         "indexed FASTA? run `samtools faidx %s`)",
                         rd_name(r), r->opt.reference, r->opt.reference);
-    if (r->opt.threads > 0 && hts_set_threads(r->hts, r->opt.threads) < 0)
+    /* threads only where the end-of-file marker was checked up front: the
+     * threaded reader does not say whether the last block was the marker */
+    if (r->opt.threads > 0 && !r->eof_at_end && hts_set_threads(r->hts, r->opt.threads) < 0)
         md_log(MD_LOG_WARN, "%s: cannot start %d decompression threads",
                rd_name(r), r->opt.threads);
     r->hdr = sam_hdr_read(r->hts);
@@ -441,7 +443,7 @@ static int open_text(md_reader *r, hFILE *hf, const htsFormat *fmt)
         int eof = md_eof_check_bgzf(r->bgzf, rd_name(r), r->opt.allow_no_eof);
         if (eof < 0) return eof;
         r->eof_at_end = eof == MD_EOF_CHECK_AT_END;
-        if (fmt->compression == bgzf && r->opt.threads > 0 &&
+        if (fmt->compression == bgzf && r->opt.threads > 0 && !r->eof_at_end &&
             bgzf_mt(r->bgzf, r->opt.threads, 256) < 0)
             md_log(MD_LOG_WARN, "%s: cannot start %d decompression threads",
                    rd_name(r), r->opt.threads);
