@@ -2,7 +2,8 @@
  * regions of an indexed FASTA; FASTA records that are pieces of a
  * chromosome ("chr:beg-end", as samtools faidx writes them) come back with
  * coordinates on the chromosome. */
-#include <stdio.h>
+#include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,14 +27,13 @@ struct md_seqsource {
 static int piece_of(const char *name, int64_t len, size_t *chr_len, int64_t *beg)
 {
     const char *colon = strrchr(name, ':');
-    if (!colon || colon == name) return 0;
-    long long b, e;
-    int n = 0;
-    if (sscanf(colon + 1, "%lld-%lld%n", &b, &e, &n) != 2 || colon[1 + n] != '\0' ||
-        colon[1] < '0' || colon[1] > '9' || b < 1 || e < b || e - b + 1 != len)
-        return 0;
-    for (const char *p = colon + 1; *p; p++)
-        if ((*p < '0' || *p > '9') && *p != '-') return 0;
+    if (!colon || colon == name || !isdigit((unsigned char)colon[1])) return 0;
+    char *dash, *end;
+    errno = 0;
+    long long b = strtoll(colon + 1, &dash, 10);
+    if (errno || *dash != '-' || !isdigit((unsigned char)dash[1])) return 0;
+    long long e = strtoll(dash + 1, &end, 10);
+    if (errno || *end || b < 1 || e < b || e - b + 1 != len) return 0;
     *chr_len = (size_t)(colon - name);
     *beg = b - 1;
     return 1;
