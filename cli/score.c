@@ -211,7 +211,8 @@ static int format_from_path(const char *path)
     const char *slash = name ? strrchr(name, '/') : NULL;
     const char *dot = name ? strrchr(slash ? slash : name, '.') : NULL;
     int f = -1;
-    if (!dot) f = -1;
+    if (!dot)
+        ; /* no extension */
     else if (!strcasecmp(dot, ".bedgraph") || !strcasecmp(dot, ".bg") || !strcasecmp(dot, ".bdg"))
         f = FMT_BEDGRAPH;
     else if (!strcasecmp(dot, ".bed")) f = FMT_BED;
