@@ -2,6 +2,7 @@
 #ifndef MD_CLI_H
 #define MD_CLI_H
 
+#include <getopt.h>
 #include <stdint.h>
 
 #include "mambadna.h"
@@ -20,6 +21,12 @@ typedef struct cli_command {
 
 /* Print "mambadna CMD: message" on stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A usage error's last line: where the options are described. */
+void cli_usage_hint(const char *cmd);
+/* "invalid value 'VALUE' for --NAME (-C): expected EXPECTED" for the option
+ * whose getopt code is c in longopts, then the hint. */
+void cli_bad_value(const char *cmd, const struct option *longopts, int c, const char *value,
+                   const char *expected);
 /* Report the library's last error for cmd and return EXIT_ERROR. */
 int cli_fail(const char *cmd);
 /* Install SIGINT/SIGTERM/SIGHUP handlers that remove temporary outputs. */
@@ -28,6 +35,21 @@ void cli_install_signal_handlers(void);
 int cli_parse_size(const char *s, int64_t *out);
 /* Close stdout and report a write error (for commands writing to stdout). */
 int cli_close_stdout(const char *cmd);
+
+/* Refuse, before any work, two outputs that are one file, or an output that
+ * is one of the inputs (files compared by device and inode where they exist,
+ * by normalised path otherwise; two "-" outputs are both stdout). NULL
+ * entries are skipped. 0, or -1 after a message naming the option(s). */
+typedef struct cli_path {
+    const char *what; /* the option or argument, e.g. "-o", "--calls", "IN" */
+    const char *path;
+} cli_path;
+int cli_check_paths(const char *cmd, const cli_path *outputs, int n_out, const cli_path *inputs,
+                    int n_in);
+
+/* --last: "shift", "short" (or "partial"), "pad", "drop" -> enum
+ * md_last_window, or -1. */
+int cli_parse_last(const char *s);
 
 /* "f32", "bf16", "f16" -> enum md_dtype, or -1. */
 int cli_parse_dtype(const char *s);

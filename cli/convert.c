@@ -34,33 +34,39 @@ int convert_main(int argc, char **argv)
         switch (c) {
         case 1:
             if ((dtype = cli_parse_dtype(optarg)) < 0) {
-                cli_error(cmd, "invalid --dtype '%s'", optarg);
+                cli_bad_value(cmd, longopts, c, optarg, "f32, bf16 or f16");
                 return EXIT_USAGE;
             }
             break;
         case 2:
         case 3:
             if (cli_parse_size(optarg, c == 2 ? &window : &stride) < 0) {
-                cli_error(cmd, "invalid value '%s'", optarg);
+                cli_bad_value(cmd, longopts, c, optarg, "an integer >= 0 (suffixes k, M, G allowed)");
                 return EXIT_USAGE;
             }
             break;
         case 4:
             if (!strchr(optarg, '=') || n_meta == 64) {
                 cli_error(cmd, "--meta takes KEY=VALUE (at most 64)");
+                cli_usage_hint(cmd);
                 return EXIT_USAGE;
             }
             meta[n_meta++] = optarg;
             break;
         case 'o': out = optarg; break;
         case 'h': convert_usage(stdout); return cli_close_stdout(cmd);
-        default: convert_usage(stderr); return EXIT_USAGE;
+        default: cli_usage_hint(cmd); return EXIT_USAGE;
         }
     }
     if (optind + 1 != argc || !out) {
-        convert_usage(stderr);
+        if (optind + 1 != argc) cli_error(cmd, "give one model file or checkpoint directory");
+        if (!out) cli_error(cmd, "give the output file with -o");
+        cli_usage_hint(cmd);
         return EXIT_USAGE;
     }
+    const cli_path outputs[] = {{"-o", out}};
+    const cli_path inputs[] = {{"the input model", argv[optind]}};
+    if (cli_check_paths(cmd, outputs, 1, inputs, 1) < 0) return EXIT_USAGE;
     md_model *m = md_model_load(argv[optind]);
     if (!m) return cli_fail(cmd);
     int ret = 0;
@@ -73,6 +79,10 @@ int convert_main(int argc, char **argv)
         *eq = '=';
     }
     if (ret == 0) ret = md_model_save(m, out, dtype);
+    if (ret == 0)
+        fprintf(stderr, "mambadna convert: %s model, %lld parameters, %s -> %s\n",
+                md_arch_name(md_model_config(m)->arch), (long long)md_model_n_params(m),
+                dtype == MD_F32 ? "f32" : dtype == MD_BF16 ? "bf16" : "f16", out);
     md_model_free(m);
     return ret < 0 ? cli_fail(cmd) : EXIT_OK;
 }

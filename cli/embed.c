@@ -26,6 +26,12 @@ void embed_usage(FILE *fp)
             "  -R, --regions FILE   BED file of regions ('-' strand: reverse complement)\n"
             "  -w, --window INT     cut sequences into windows of INT bases [whole]\n"
             "  -s, --stride INT     distance between window starts [window]\n"
+            "      --last STR       the end of a sequence that whole strides leave over:\n"
+            "                       short: one shorter window covers it [default]\n"
+            "                       shift: one full window ends at the sequence end\n"
+            "                       (its overlap with the previous is embedded twice)\n"
+            "                       pad: a full window, [PAD] tokens after the bases\n"
+            "                       drop: not embedded\n"
             "      --pool STR       none|mean|bin:N: a row per base, per window, or per\n"
             "                       N bases [none; mean for reads]\n"
             "      --rc STR         none|avg: average with the reverse-complement pass\n"
@@ -37,10 +43,30 @@ void embed_usage(FILE *fp)
             "      --precision STR  GPU arithmetic: fp32|tf32|bf16 [fp32]\n"
             "  -t, --threads INT    threads [all cores]\n"
             "  -T, --reference FILE CRAM input: the reference FASTA (indexed)\n"
+            "      --allow-no-eof   read a BGZF/CRAM input without its end-of-file marker\n"
+            "                       (it is refused: such a file is usually truncated)\n"
+            "      --literal-names  keep FASTA record names of the form chr:beg-end as they\n"
+            "                       are (default: such a record of end-beg+1 bases is that\n"
+            "                       piece of chr, and coordinates are written on chr)\n"
             "      --no-progress    no progress line (shown only when stderr is a terminal)\n"
             "  -o, --output FILE    output NPY file (required)\n\n"
             "A summary line goes to stderr at the end.\n",
             o.batch, (long long)o.fwd.chunk, md_device_count() > 0 ? "cuda" : "cpu");
+}
+
+/* The valid values of an option, for usage errors. */
+static const char *embed_expected(int c)
+{
+    switch (c) {
+    case 1: return "none, mean or bin:N (N >= 1)";
+    case 2: return "none or avg";
+    case 3: return "f32 or f16";
+    case 4: return "an integer from 1 to 256";
+    case 5: return "an integer >= 0 (0: the whole window at once)";
+    case 10: return "short, shift, pad or drop";
+    case 't': return "an integer from 1 to 4096";
+    default: return cli_input_expected(c);
+    }
 }
 
 int embed_main(int argc, char **argv)
@@ -54,13 +80,15 @@ int embed_main(int argc, char **argv)
         {"threads", required_argument, 0, 't'}, {"output", required_argument, 0, 'o'},
         {"device", required_argument, 0, 6},   {"help", no_argument, 0, 'h'},
         {"reference", required_argument, 0, 'T'}, {"no-progress", no_argument, 0, 7},
-        {"precision", required_argument, 0, 8},  {0, 0, 0, 0}};
+        {"precision", required_argument, 0, 8},  {"allow-no-eof", no_argument, 0, 9},
+        {"last", required_argument, 0, 10},     {"literal-names", no_argument, 0, 11},
+        {0, 0, 0, 0}};
     const char *cmd = "embed", *model_path = NULL, *out = NULL, *reference = NULL;
     md_embed_opt o;
     md_embed_opt_init(&o);
     o.fwd.device = md_device_count() > 0 ? 1 : 0; /* the first GPU when there is one */
     cli_regions regions = {0};
-    int c, pool_given = 0, no_progress = 0;
+    int c, pool_given = 0, no_progress = 0, allow_no_eof = 0, literal_names = 0;
     int64_t v;
     while ((c = getopt_long(argc, argv, "m:r:R:w:s:t:o:T:h", longopts, NULL)) >= 0) {
         int shared = cli_input_option(c, optarg, &regions, &o.window, &o.stride);
@@ -108,6 +136,11 @@ int embed_main(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'T': reference = optarg; break;
         case 7: no_progress = 1; break;
+        case 9: allow_no_eof = 1; break;
+        case 11: literal_names = 1; break;
+        case 10:
+            if ((o.last = cli_parse_last(optarg)) < 0) goto bad_value;
+            break;
         case 'h':
             embed_usage(stdout);
             cli_regions_free(&regions);
@@ -117,9 +150,20 @@ int embed_main(int argc, char **argv)
     }
     if (!model_path) model_path = cli_bundled_model(MD_DEFAULT_BASE_MODEL);
     if (optind + 1 != argc || !out) {
+        if (optind + 1 != argc) cli_error(cmd, "give one input file (FASTA, FASTQ, SAM, BAM or CRAM)");
         if (!out) cli_error(cmd, "give the output NPY file with -o");
         goto usage_error;
     }
+    if (!strcmp(out, "-")) {
+        cli_error(cmd, "the NPY output and its .tsv sidecar need a file name: give -o FILE.npy");
+        goto usage_error;
+    }
+    char tsv[4096];
+    snprintf(tsv, sizeof tsv, "%s.tsv", out);
+    const cli_path outputs[] = {{"-o", out}, {"the sidecar of -o", tsv}};
+    const cli_path inputs[] = {{"the input", argv[optind]}, {"the model", model_path},
+                               {"the reference (-T)", reference}};
+    if (cli_check_paths(cmd, outputs, 2, inputs, 3) < 0) goto usage_error;
     if (md_embed_opt_check(&o) < 0) goto usage_error_lib;
 
     md_model *m = md_model_load(model_path);
@@ -129,13 +173,13 @@ int embed_main(int argc, char **argv)
     ropt.restore_orientation = 1;
     ropt.primary_only = 1;
     ropt.reference = reference;
+    ropt.allow_no_eof = allow_no_eof;
+    ropt.piece_names = !literal_names;
     o.progress = !no_progress && isatty(STDERR_FILENO);
     md_seqsource *src = md_seqsource_open(argv[optind], regions.items, regions.n, &ropt);
     if (src && !pool_given && md_seqsource_format(src) != MD_FMT_FASTA)
         o.pool = MD_EMBED_POOL_MEAN; /* reads: one row each */
     int status = EXIT_OK;
-    char tsv[4096];
-    snprintf(tsv, sizeof tsv, "%s.tsv", out);
     md_embed_stats st;
     if (!src || md_embed_run(m, src, &o, out, tsv, &st) < 0) status = cli_fail(cmd);
     else
@@ -150,12 +194,13 @@ int embed_main(int argc, char **argv)
     return status;
 
 bad_value:
-    cli_error(cmd, "invalid value '%s'", optarg);
-    goto usage_error;
+    cli_bad_value(cmd, longopts, c, optarg, embed_expected(c));
+    goto usage_cleanup;
 usage_error_lib:
     cli_fail(cmd);
 usage_error:
-    embed_usage(stderr);
+    cli_usage_hint(cmd);
+usage_cleanup:
     cli_regions_free(&regions);
     return EXIT_USAGE;
 error_lib:

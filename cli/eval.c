@@ -386,6 +386,10 @@ int eval_main(int argc, char **argv)
         cli_error(cmd, "--predictions needs a file name (the metrics go to stdout)");
         goto usage_error;
     }
+    const cli_path outputs[] = {{"--predictions", o.predictions}};
+    const cli_path inputs[] = {{"the model", model_path}, {"the data", n_pos ? argv[optind] : NULL},
+                               {"--pos", pos}, {"--neg", neg}, {"--bed", bed}, {"--genome", genome}};
+    if (cli_check_paths(cmd, outputs, 1, inputs, 6) < 0) return EXIT_USAGE;
 
     double t0 = now_s();
     md_labelled d;
@@ -485,8 +489,11 @@ done:
     return status;
 
 bad_value:
-    cli_error(cmd, "invalid value '%s'", optarg);
+    cli_bad_value(cmd, longopts, c, optarg,
+                  c == 5 ? "a probability from 0 to 1"
+                  : c == 6 ? "none or avg" : "an integer from 1 to 4096");
+    return EXIT_USAGE;
 usage_error:
-    eval_usage(stderr);
+    cli_usage_hint(cmd);
     return EXIT_USAGE;
 }

@@ -1,5 +1,7 @@
 /* faidx.c: `mambadna faidx`, create the .fai (and .gzi) index of a FASTA. */
 #include <getopt.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -20,14 +22,23 @@ int faidx_main(int argc, char **argv)
             faidx_usage(stdout);
             return cli_close_stdout("faidx");
         }
-        faidx_usage(stderr);
+        cli_usage_hint("faidx");
         return EXIT_USAGE;
     }
     if (optind >= argc) {
-        faidx_usage(stderr);
+        cli_error("faidx", "give the FASTA files to index");
+        cli_usage_hint("faidx");
         return EXIT_USAGE;
     }
-    for (int i = optind; i < argc; i++)
+    for (int i = optind; i < argc; i++) {
         if (md_faidx_build(argv[i]) < 0) return cli_fail("faidx");
+        md_faidx *fx = md_faidx_open(argv[i], 0);
+        if (!fx) return cli_fail("faidx");
+        char gzi[4096];
+        snprintf(gzi, sizeof gzi, "%s.gzi", argv[i]);
+        fprintf(stderr, "mambadna faidx: %s: %d contigs -> %s.fai%s\n", argv[i],
+                md_faidx_n_contigs(fx), argv[i], access(gzi, F_OK) == 0 ? " and .gzi" : "");
+        md_faidx_close(fx);
+    }
     return EXIT_OK;
 }

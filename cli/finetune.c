@@ -95,6 +95,19 @@ static int max_label(const md_labelled *d)
     return mx;
 }
 
+/* The valid values of an option, for usage errors. */
+static const char *finetune_expected(int c)
+{
+    switch (c) {
+    case OPT_CLASSES: case OPT_EVAL_BATCH: return "an integer from 1 to 65536";
+    case OPT_EPOCHS: return "an integer from 1 to 1000000";
+    case OPT_PATIENCE: return "an integer from 0 to 1000000";
+    case OPT_METRIC: return "mcc, auroc, loss or accuracy";
+    case OPT_EVAL_EVERY: case OPT_EVAL_MAX: case OPT_MAX_LEN: return "an integer >= 0";
+    default: return cli_train_expected(c);
+    }
+}
+
 int finetune_main(int argc, char **argv)
 {
     const char *cmd = "finetune";
@@ -216,6 +229,11 @@ int finetune_main(int argc, char **argv)
     }
     o.data_files = files;
     o.n_data_files = n_files;
+    const cli_path outputs[] = {{"-o", a.out}, {"--log", o.log_path}};
+    const cli_path inputs[] = {{"the model (-m)", a.model}, {"a data file", files[0]},
+                               {"a data file", files[1]}, {"a data file", n_files > 2 ? files[2] : NULL},
+                               {"a data file", n_files > 3 ? files[3] : NULL}};
+    if (cli_check_paths(cmd, outputs, 2, inputs, 5) < 0) return EXIT_USAGE;
     if (md_train_opt_check(&o) < 0) {
         cli_fail(cmd);
         goto usage_error;
@@ -317,8 +335,9 @@ out:
     return status;
 
 bad_value:
-    cli_error(cmd, "invalid value '%s'", optarg);
+    cli_bad_value(cmd, longopts, c, optarg, finetune_expected(c));
+    return EXIT_USAGE;
 usage_error:
-    finetune_usage(stderr);
+    cli_usage_hint(cmd);
     return EXIT_USAGE;
 }

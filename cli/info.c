@@ -23,12 +23,13 @@ int info_main(int argc, char **argv)
             info_usage(stdout);
             return cli_close_stdout("info");
         } else {
-            info_usage(stderr);
+            cli_usage_hint("info");
             return EXIT_USAGE;
         }
     }
     if (optind + 1 != argc) {
-        info_usage(stderr);
+        cli_error("info", "give one model file or checkpoint directory");
+        cli_usage_hint("info");
         return EXIT_USAGE;
     }
     md_model *m = md_model_load(argv[optind]);

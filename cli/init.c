@@ -80,12 +80,13 @@ int init_main(int argc, char **argv)
         case 'h':
             init_usage(stdout);
             return cli_close_stdout(cmd);
-        default: init_usage(stderr); return EXIT_USAGE;
+        default: cli_usage_hint(cmd); return EXIT_USAGE;
         }
     }
     if (optind != argc || !out) {
+        if (optind != argc) cli_error(cmd, "unexpected argument '%s'", argv[optind]);
         if (!out) cli_error(cmd, "give the output file with -o");
-        init_usage(stderr);
+        cli_usage_hint(cmd);
         return EXIT_USAGE;
     }
     md_config cfg;
@@ -100,16 +101,23 @@ int init_main(int argc, char **argv)
     cfg.stride = window ? (stride ? stride : (window + 3) / 4) : 0;
     if (md_config_check(&cfg) < 0) {
         cli_fail(cmd);
+        cli_usage_hint(cmd);
         return EXIT_USAGE;
     }
     md_model *m = md_model_init(&cfg, seed);
     if (!m) return cli_fail(cmd);
     int ret = md_model_save(m, out, dtype);
+    if (ret == 0)
+        fprintf(stderr, "mambadna init: %s model, d_model %d, %d layers, %lld parameters, "
+                "seed %llu -> %s\n", md_arch_name(cfg.arch), cfg.d_model, cfg.n_layer,
+                (long long)md_model_n_params(m), (unsigned long long)seed, out);
     md_model_free(m);
     if (ret < 0) return cli_fail(cmd);
     return EXIT_OK;
 bad_value:
-    cli_error(cmd, "invalid value '%s'", optarg);
-    init_usage(stderr);
+    cli_bad_value(cmd, longopts, c, optarg,
+                  c == 'a' ? "mamba, caduceus-ph or caduceus-ps"
+                  : c == 5 ? "add or ew_multiply"
+                  : c == 8 ? "f32, bf16 or f16" : "an integer from 0 to 1073741824");
     return EXIT_USAGE;
 }

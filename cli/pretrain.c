@@ -37,6 +37,18 @@ void pretrain_usage(FILE *fp)
     cli_train_usage(fp, &o);
 }
 
+/* The valid values of an option, for usage errors. */
+static const char *pretrain_expected(int c)
+{
+    switch (c) {
+    case OPT_OBJECTIVE: return "mlm or next-token";
+    case 'L': return "an integer >= 2";
+    case OPT_MASK_PROB: case OPT_MAX_N: return "a number";
+    case OPT_LEN_WARMUP: return "START:STEPS, two integers >= 1";
+    default: return cli_train_expected(c);
+    }
+}
+
 int pretrain_main(int argc, char **argv)
 {
     const char *cmd = "pretrain";
@@ -114,6 +126,14 @@ int pretrain_main(int argc, char **argv)
     o.objective = objective < 0 ? MD_OBJ_MLM : objective; /* checked again below */
     o.data_files = (const char *const *)(argv + optind);
     o.n_data_files = argc - optind;
+    cli_path outputs[] = {{"-o", a.out}, {"--log", o.log_path}};
+    cli_path *inputs = malloc((size_t)(argc - optind + 1) * sizeof *inputs);
+    if (!inputs) return cli_fail(cmd);
+    inputs[0] = (cli_path){"the model (-m)", a.model};
+    for (int i = optind; i < argc; i++) inputs[i - optind + 1] = (cli_path){"a genome", argv[i]};
+    int clash = cli_check_paths(cmd, outputs, 2, inputs, argc - optind + 1);
+    free(inputs);
+    if (clash < 0) return EXIT_USAGE;
     if (md_train_opt_check(&o) < 0) {
         cli_fail(cmd);
         goto usage_error;
@@ -173,8 +193,9 @@ out:
     return status;
 
 bad_value:
-    cli_error(cmd, "invalid value '%s'", optarg);
+    cli_bad_value(cmd, longopts, c, optarg, pretrain_expected(c));
+    return EXIT_USAGE;
 usage_error:
-    pretrain_usage(stderr);
+    cli_usage_hint(cmd);
     return EXIT_USAGE;
 }

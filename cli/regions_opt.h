@@ -25,5 +25,13 @@ void cli_regions_free(cli_regions *r);
  * (md_last_error() says why). */
 enum { CLI_OPT_BAD_VALUE = -1, CLI_OPT_BAD_REGION = -2, CLI_OPT_ERROR = -3 };
 int cli_input_option(int c, const char *arg, cli_regions *r, int64_t *window, int64_t *stride);
+/* Put the regions in the order of the contigs in the index of fasta, then
+ * by start, as a bigWig needs them; overlapping regions (which would score
+ * a base twice) are an error. 0, or MD_ERR_ARG (md_last_error() says why).
+ * A missing index or contig is left to the opening of the input. */
+int cli_regions_sort(cli_regions *r, const char *fasta);
+
+/* The valid values of the shared options -w and -s, else NULL. */
+const char *cli_input_expected(int c);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -40,8 +41,9 @@ void score_usage(FILE *fp)
             "      --rc STR          both-strand score: avg|max|none (+ only) [avg];\n"
             "                        RC-equivariant (PS) models score both strands at once\n"
             "  -f, --format STR      bedgraph|bigwig|bed|tsv|bam [from the output's\n"
-            "                        extension (.bw .bigwig .bed .tsv .txt .bam), else\n"
-            "                        bedgraph; reads: tsv, or bam for SAM/BAM/CRAM input]\n"
+            "                        extension: .bedgraph .bg .bdg .bed .tsv .txt, each\n"
+            "                        optionally .gz (BGZF-compressed), .bw .bigwig .bam;\n"
+            "                        bedgraph for -o -; reads: tsv, or bam for SAM/BAM/CRAM]\n"
             "  -o, --output FILE     output, - for stdout [-]; BAM needs -o FILE or -o -\n"
             "      --tag XX          BAM: the float tag holding each read's score [%s]\n"
             "      --calls FILE      also write BED calls (windows >= threshold, merged)\n"
@@ -56,6 +58,11 @@ void score_usage(FILE *fp)
             "      --device STR      cpu|cuda|cuda:N: where the network runs [%s]\n"
             "      --precision STR   GPU arithmetic: fp32|tf32|bf16 [fp32]\n"
             "  -t, --threads INT     threads [all cores]\n"
+            "      --allow-no-eof    read a BGZF/CRAM input without its end-of-file marker\n"
+            "                        (it is refused: such a file is usually truncated)\n"
+            "      --literal-names   keep FASTA record names of the form chr:beg-end as they\n"
+            "                        are (default: such a record of end-beg+1 bases is that\n"
+            "                        piece of chr, and coordinates are written on chr)\n"
             "      --no-progress     no progress line (shown only when stderr is a terminal)\n\n"
             "bedGraph/bigWig: each base gets the mean score of the windows covering it;\n"
             "bases only N-rich windows cover are left out. bigWig needs IN.fai.\n"
@@ -151,6 +158,9 @@ static int sink(void *ctx, const md_scored_seq *seq)
                     (long long)(beg + len), plus, minus, best);
         return 0;
     }
+    if (n == 0 && len > 0 && (so->format == FMT_BEDGRAPH || so->format == FMT_BIGWIG))
+        md_log(MD_LOG_WARN, "%s:%lld-%lld has no window with at most the --max-n fraction of N: "
+               "it has no interval in the track", name, (long long)beg + 1, (long long)(beg + len));
     switch (so->format) {
     case FMT_BEDGRAPH: return md_track_from_windows(w, n, emit_bedgraph, so);
     case FMT_BIGWIG: return md_track_from_windows(w, n, emit_bigwig, so);
@@ -166,6 +176,22 @@ static int sink(void *ctx, const md_scored_seq *seq)
     }
 }
 
+/* The valid values of an option, for usage errors. */
+static const char *score_expected(int c)
+{
+    switch (c) {
+    case 1: return "both, + or -";
+    case 2: return "avg, max or none";
+    case 'f': return "bedgraph, bigwig, bed, tsv or bam";
+    case 4: return "a probability from 0 to 1";
+    case 5: return "a fraction from 0 to 1";
+    case 6: return "an integer from 1 to 65536";
+    case 15: return "small or large";
+    case 't': return "an integer from 1 to 4096";
+    default: return cli_input_expected(c);
+    }
+}
+
 static int format_from_name(const char *s)
 {
     if (!strcmp(s, "bedgraph")) return FMT_BEDGRAPH;
@@ -176,15 +202,29 @@ static int format_from_name(const char *s)
     return -1;
 }
 
+/* The format an output's extension names (a text format may end in .gz:
+ * BGZF-compressed), FMT_AUTO for an existing file that is not a regular one
+ * (/dev/stdout, a FIFO), or -1. */
 static int format_from_path(const char *path)
 {
-    const char *dot = strrchr(path, '.');
-    if (!dot) return FMT_BEDGRAPH;
-    if (!strcasecmp(dot, ".bw") || !strcasecmp(dot, ".bigwig")) return FMT_BIGWIG;
-    if (!strcasecmp(dot, ".bed")) return FMT_BED;
-    if (!strcasecmp(dot, ".tsv") || !strcasecmp(dot, ".txt")) return FMT_TSV;
-    if (!strcasecmp(dot, ".bam")) return FMT_BAM;
-    return FMT_BEDGRAPH;
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) return FMT_AUTO;
+    size_t n = strlen(path);
+    int gz = n > 3 && !strcasecmp(path + n - 3, ".gz");
+    char *name = strndup(path, gz ? n - 3 : n);
+    const char *slash = name ? strrchr(name, '/') : NULL;
+    const char *dot = name ? strrchr(slash ? slash : name, '.') : NULL;
+    int f = -1;
+    if (!dot)
+        ; /* no extension */
+    else if (!strcasecmp(dot, ".bedgraph") || !strcasecmp(dot, ".bg") || !strcasecmp(dot, ".bdg"))
+        f = FMT_BEDGRAPH;
+    else if (!strcasecmp(dot, ".bed")) f = FMT_BED;
+    else if (!strcasecmp(dot, ".tsv") || !strcasecmp(dot, ".txt")) f = FMT_TSV;
+    else if (!gz && (!strcasecmp(dot, ".bw") || !strcasecmp(dot, ".bigwig"))) f = FMT_BIGWIG;
+    else if (!gz && !strcasecmp(dot, ".bam")) f = FMT_BAM;
+    free(name);
+    return f;
 }
 
 static int open_outputs(score_out *so, md_seqsource *src, const char *out, const char *calls,
@@ -257,7 +297,8 @@ int score_main(int argc, char **argv)
         {"no-progress", no_argument, 0, 11},    {"reference", required_argument, 0, 'T'},
         {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
         {"device", required_argument, 0, 8},    {"precision", required_argument, 0, 12},
-        {"model-size", required_argument, 0, 13}, {0, 0, 0, 0}};
+        {"allow-no-eof", no_argument, 0, 13},   {"literal-names", no_argument, 0, 14},
+        {"model-size", required_argument, 0, 15}, {0, 0, 0, 0}};
     const char *cmd = "score", *model_path = NULL, *out = "-", *calls = NULL, *tag = DEFAULT_TAG;
     const char *reference = NULL;
     md_score_opt o;
@@ -265,6 +306,7 @@ int score_main(int argc, char **argv)
     o.fwd.device = md_device_count() > 0 ? 1 : 0; /* the first GPU when there is one */
     cli_regions regions = {0};
     int c, format = FMT_AUTO, all = 0, per_region = 0, out_given = 0, no_progress = 0;
+    int allow_no_eof = 0, literal_names = 0;
     double threshold = -1; /* not given: the model's calibrated one, else 0.5 */
     const char *model_size = NULL;
     int64_t v;
@@ -320,6 +362,8 @@ int score_main(int argc, char **argv)
             tag = optarg;
             break;
         case 11: no_progress = 1; break;
+        case 13: allow_no_eof = 1; break;
+        case 14: literal_names = 1; break;
         case 'T': reference = optarg; break;
         case 8:
             if (md_device_parse(optarg, &o.fwd.device) < 0) goto usage_error_lib;
@@ -327,7 +371,7 @@ int score_main(int argc, char **argv)
         case 12:
             if (md_device_set_precision(optarg) < 0) goto usage_error_lib;
             break;
-        case 13:
+        case 15:
             if (strcmp(optarg, "small") && strcmp(optarg, "large")) goto bad_value;
             model_size = optarg;
             break;
@@ -343,10 +387,26 @@ int score_main(int argc, char **argv)
         default: goto usage_error;
         }
     }
-    if (optind + 1 != argc) goto usage_error;
+    if (optind + 1 != argc) {
+        cli_error(cmd, "give one input file (FASTA, FASTQ, SAM, BAM or CRAM)");
+        goto usage_error;
+    }
     if (!batch_given && o.fwd.device > 0) o.batch = GPU_BATCH; /* fills the device */
     int format_given = format != FMT_AUTO;
-    if (format == FMT_AUTO) format = strcmp(out, "-") ? format_from_path(out) : FMT_BEDGRAPH;
+    if (format == FMT_AUTO && strcmp(out, "-") != 0 && (format = format_from_path(out)) < 0) {
+        cli_error(cmd, "cannot tell the output format from the name %s: end it in .bedgraph, .bg, "
+                  ".bed, .tsv (each optionally .gz, compressed with BGZF), .bw or .bam, or give "
+                  "-f", out);
+        goto usage_error;
+    }
+    if (format == FMT_AUTO) format = FMT_BEDGRAPH;
+    size_t out_len = strlen(out);
+    if ((format == FMT_BIGWIG || format == FMT_BAM) && out_len > 3 &&
+        !strcasecmp(out + out_len - 3, ".gz")) {
+        cli_error(cmd, "%s output is compressed already: drop the .gz of %s",
+                  format == FMT_BIGWIG ? "bigWig" : "BAM", out);
+        goto usage_error;
+    }
     if (per_region && (regions.n == 0 || (format != FMT_BED && format != FMT_TSV))) {
         cli_error(cmd, "--per-region needs -r or -R and -f bed or tsv");
         goto usage_error;
@@ -363,6 +423,8 @@ int score_main(int argc, char **argv)
         cli_error(cmd, "BAM output needs -o FILE (or -o - for standard output)");
         goto usage_error;
     }
+    if (format == FMT_BIGWIG && regions.n > 1 && cli_regions_sort(&regions, argv[optind]) < 0)
+        goto usage_error_lib;
     if (format == FMT_BAM && !tag_is_local(tag))
         fprintf(stderr, "mambadna score: warning: the SAM specification reserves tag %s for a "
                         "defined meaning; tags with a lowercase letter, or X?, Y?, Z?, are free\n",
@@ -377,6 +439,10 @@ int score_main(int argc, char **argv)
         int large = model_size ? !strcmp(model_size, "large") : o.fwd.device > 0;
         model_path = cli_bundled_model(large ? MD_LARGE_PROMOTER_MODEL : MD_DEFAULT_PROMOTER_MODEL);
     }
+    const cli_path outputs[] = {{"-o", out}, {"--calls", calls}};
+    const cli_path inputs[] = {{"the input", argv[optind]}, {"the model", model_path},
+                               {"the reference (-T)", reference}};
+    if (cli_check_paths(cmd, outputs, 2, inputs, 3) < 0) goto usage_error;
     md_model *m = md_model_load(model_path);
     if (!m) {
         goto error_lib;
@@ -398,6 +464,8 @@ int score_main(int argc, char **argv)
     ropt.restore_orientation = 1;
     ropt.primary_only = !all;
     ropt.reference = reference;
+    ropt.allow_no_eof = allow_no_eof;
+    ropt.piece_names = !literal_names;
     if (format == FMT_BAM) { /* every record goes to the copy; 0x900 ones unscored */
         ropt.primary_only = 0;
         ropt.keep_records = 1;
@@ -481,12 +549,13 @@ int score_main(int argc, char **argv)
     return status;
 
 bad_value:
-    cli_error(cmd, "invalid value '%s'", optarg);
-    goto usage_error;
+    cli_bad_value(cmd, longopts, c, optarg, score_expected(c));
+    goto usage_cleanup;
 usage_error_lib:
     cli_fail(cmd);
 usage_error:
-    score_usage(stderr);
+    cli_usage_hint(cmd);
+usage_cleanup:
     cli_regions_free(&regions);
     free(command_line);
     return EXIT_USAGE;

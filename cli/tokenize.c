@@ -36,8 +36,17 @@ void tokenize_usage(FILE *fp)
             "  -R, --regions FILE   BED file of regions (0-based; strand column honoured)\n"
             "  -w, --window INT     cut sequences into windows of INT bases [whole records]\n"
             "  -s, --stride INT     distance between window starts [window]\n"
-            "      --last STR       last partial window: shift|partial|drop [shift]\n"
+            "      --last STR       the end of a sequence that whole strides leave over:\n"
+            "                       shift: one full window ends at the sequence end [default]\n"
+            "                       short: one shorter window covers it (also 'partial')\n"
+            "                       pad: as short, padded with [PAD] to the window length\n"
+            "                       drop: left out\n"
             "      --rc             reverse complement every sequence\n"
+            "      --allow-no-eof   read a BGZF/CRAM input without its end-of-file marker\n"
+            "                       (it is refused: such a file is usually truncated)\n"
+            "      --literal-names  keep FASTA record names of the form chr:beg-end as they\n"
+            "                       are (default: such a record of end-beg+1 bases is that\n"
+            "                       piece of chr, and coordinates are written on chr)\n"
             "  -f, --format STR     tsv|npy [tsv]; npy needs -o and writes OUT.tsv beside it\n"
             "  -o, --output FILE    output file [-]\n\n"
             "TSV columns: name, start (0-based), end, strand, N fraction, soft-masked\n"
@@ -53,8 +62,10 @@ typedef struct tokenize_out {
     uint8_t *row;    /* [width] */
 } tokenize_out;
 
+/* One line (and NPY row) for [beg, end): its ids and mask, then pad
+ * [PAD] tokens. */
 static int emit(tokenize_out *out, const char *name, int64_t beg, int64_t end,
-                char strand, const uint8_t *ids, const uint8_t *mask)
+                char strand, const uint8_t *ids, const uint8_t *mask, int64_t pad)
 {
     int64_t len = end - beg;
     FILE *fp = md_outfile_fp(out->tsv);
@@ -73,6 +84,7 @@ static int emit(tokenize_out *out, const char *name, int64_t beg, int64_t end,
         if (i) fputc(' ', fp);
         fprintf(fp, "%d", ids[i]);
     }
+    for (int64_t i = 0; i < pad; i++) fprintf(fp, len + i ? " %d" : "%d", MD_TOK_PAD);
     fputc('\n', fp);
     return ferror(fp) ? md_error(MD_ERR_IO, "cannot write output") : 0;
 }
@@ -100,16 +112,27 @@ static int tokenize_sequence(const tokenize_opt *o, tokenize_out *out,
     if (out->npy && window > out->width)
         return md_error(MD_ERR_ARG, "record %s is longer than the NPY row width "
                         "(%lld); give --window", rec->name, (long long)out->width);
-    if (window == 0) return emit(out, rec->name, rec->beg, rec->beg, strand, *ids, *mask);
+    if (window == 0) return emit(out, rec->name, rec->beg, rec->beg, strand, *ids, *mask, 0);
     md_window_iter it;
     int ret = md_window_iter_init(&it, rec->len, window, o->stride ? o->stride : window, o->last);
     int64_t b, e;
     while (ret >= 0 && md_window_next(&it, &b, &e) == 0) {
         /* windows of a reverse-complemented sequence map back to the forward strand */
         int64_t fb = strand == '-' ? rec->len - e : b, fe = strand == '-' ? rec->len - b : e;
-        ret = emit(out, rec->name, rec->beg + fb, rec->beg + fe, strand, *ids + b, *mask + b);
+        ret = emit(out, rec->name, rec->beg + fb, rec->beg + fe, strand, *ids + b, *mask + b,
+                   o->last == MD_LAST_PAD ? window - (e - b) : 0);
     }
     return ret;
+}
+
+/* The valid values of an option, for usage errors. */
+static const char *tokenize_expected(int c)
+{
+    switch (c) {
+    case 1: return "shift, short, pad or drop";
+    case 'f': return "tsv or npy";
+    default: return cli_input_expected(c);
+    }
 }
 
 int tokenize_main(int argc, char **argv)
@@ -119,12 +142,14 @@ int tokenize_main(int argc, char **argv)
         {"window", required_argument, 0, 'w'}, {"stride", required_argument, 0, 's'},
         {"last", required_argument, 0, 1},     {"rc", no_argument, 0, 2},
         {"format", required_argument, 0, 'f'}, {"output", required_argument, 0, 'o'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},         {"allow-no-eof", no_argument, 0, 3},
+        {"literal-names", no_argument, 0, 4},
+        {0, 0, 0, 0}};
     const char *cmd = "tokenize";
     tokenize_opt o;
     tokenize_opt_init(&o);
     cli_regions regions = {0};
-    int c, status = EXIT_ERROR;
+    int c, status = EXIT_ERROR, allow_no_eof = 0, literal_names = 0;
     while ((c = getopt_long(argc, argv, "r:R:w:s:f:o:h", longopts, NULL)) >= 0) {
         int shared = cli_input_option(c, optarg, &regions, &o.window, &o.stride);
         if (shared == CLI_OPT_BAD_VALUE) goto bad_value;
@@ -133,12 +158,11 @@ int tokenize_main(int argc, char **argv)
         if (shared) continue;
         switch (c) {
         case 1:
-            if (!strcmp(optarg, "shift")) o.last = MD_LAST_SHIFT;
-            else if (!strcmp(optarg, "partial")) o.last = MD_LAST_PARTIAL;
-            else if (!strcmp(optarg, "drop")) o.last = MD_LAST_DROP;
-            else goto bad_value;
+            if ((o.last = cli_parse_last(optarg)) < 0) goto bad_value;
             break;
         case 2: o.revcomp = 1; break;
+        case 3: allow_no_eof = 1; break;
+        case 4: literal_names = 1; break;
         case 'f':
             if (!strcmp(optarg, "tsv")) o.format = 0;
             else if (!strcmp(optarg, "npy")) o.format = 1;
@@ -152,7 +176,10 @@ int tokenize_main(int argc, char **argv)
         default: goto usage_error;
         }
     }
-    if (optind + 1 != argc) goto usage_error;
+    if (optind + 1 != argc) {
+        cli_error(cmd, "give one input file (FASTA, FASTQ, SAM, BAM or CRAM)");
+        goto usage_error;
+    }
     if (o.stride && !o.window) {
         cli_error(cmd, "--stride needs --window");
         goto usage_error;
@@ -162,18 +189,23 @@ int tokenize_main(int argc, char **argv)
         goto usage_error;
     }
 
+    char sidecar[4096];
+    snprintf(sidecar, sizeof sidecar, "%s.tsv", o.out);
+    const cli_path outputs[] = {{"-o", o.out}, {"the sidecar of -o", o.format == 1 ? sidecar : NULL}};
+    const cli_path inputs[] = {{"the input", argv[optind]}};
+    if (cli_check_paths(cmd, outputs, 2, inputs, 1) < 0) goto usage_error;
     md_reader_opt ropt;
     md_reader_opt_init(&ropt);
     ropt.restore_orientation = 1;
+    ropt.allow_no_eof = allow_no_eof;
+    ropt.piece_names = !literal_names;
     md_seqsource *src = md_seqsource_open(argv[optind], regions.items, regions.n, &ropt);
     if (!src) goto error_lib;
 
     tokenize_out out = {0};
-    char sidecar[4096];
     if (o.format == 1) {
         int64_t row_shape[1] = {o.window};
         out.width = o.window;
-        snprintf(sidecar, sizeof sidecar, "%s.tsv", o.out);
         out.npy = md_npy_open(o.out, MD_U8, row_shape, 1);
         out.row = malloc((size_t)o.window);
         out.tsv = out.npy && out.row ? md_outfile_open(sidecar) : NULL;
@@ -205,12 +237,13 @@ int tokenize_main(int argc, char **argv)
     return status;
 
 bad_value:
-    cli_error(cmd, "invalid value '%s'", optarg);
-    goto usage_error;
+    cli_bad_value(cmd, longopts, c, optarg, tokenize_expected(c));
+    goto usage_cleanup;
 usage_error_lib:
     cli_fail(cmd);
 usage_error:
-    tokenize_usage(stderr);
+    cli_usage_hint(cmd);
+usage_cleanup:
     cli_regions_free(&regions);
     return EXIT_USAGE;
 error_lib:

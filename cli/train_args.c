@@ -113,6 +113,26 @@ int cli_train_option(int c, const char *arg, md_train_opt *o, cli_train_args *a)
     }
 }
 
+const char *cli_train_expected(int c)
+{
+    switch (c) {
+    case 't': return "an integer from 1 to 4096";
+    case 'b': return "an integer from 1 to 65536";
+    case OPT_SEED: return "an integer >= 0";
+    case OPT_STEPS: case OPT_WARMUP: case OPT_CKPT: case OPT_STOP_AFTER:
+        return "an integer >= 0 (suffixes k, M, G allowed)";
+    case OPT_LR: return "a number > 0";
+    case OPT_MIN_LR: case OPT_WD: case OPT_BETA1: case OPT_BETA2: case OPT_EPS:
+        return "a number";
+    case OPT_CLIP: return "a number >= 0 (0: no clipping)";
+    case OPT_ARCH: return "mamba, caduceus-ph or caduceus-ps";
+    case OPT_D_MODEL: return "an integer from 1 to 65536";
+    case OPT_N_LAYER: return "an integer from 1 to 4096";
+    case OPT_D_STATE: case OPT_D_CONV: case OPT_EXPAND: return "an integer from 1 to 64";
+    default: return NULL;
+    }
+}
+
 /* Usage lines of the shared options, with the live defaults of o. */
 void cli_train_usage(FILE *fp, const md_train_opt *o)
 {

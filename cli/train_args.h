@@ -24,6 +24,8 @@ void cli_train_opt_defaults(md_train_opt *o);
 /* Apply one shared option: 1 handled, 0 not a shared option, -1 bad value,
  * -2 bad value with the library's message (md_last_error). */
 int cli_train_option(int c, const char *arg, md_train_opt *o, cli_train_args *a);
+/* The valid values of a shared option, for usage errors; NULL for another. */
+const char *cli_train_expected(int c);
 void cli_train_usage(FILE *fp, const md_train_opt *o);
 void cli_train_model_usage(FILE *fp);
 /* The command line as one string (malloc'ed), for model provenance. */

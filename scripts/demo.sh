@@ -16,6 +16,7 @@ Outputs:
 
 Look at them:
   sort -k5,5nr demo/chr22_20-21M.bed | head        # strongest calls
-  Load both files in IGV or the UCSC browser on GRCh37 chr22; positions are
-  relative to chr22:20,000,001 (add 20,000,000).
+  Load both files in IGV on GRCh37 (b37): they are on chromosome 22,
+  20,000,001-21,000,000, as they are. The UCSC browser (hg19) names it
+  chr22: sed 's/^22\t/chr22\t/' FILE > FILE.hg19
 MSG

@@ -12,6 +12,7 @@ void md_embed_opt_init(md_embed_opt *o)
     md_forward_opt_init(&o->fwd);
     o->fwd.chunk = 65536;
     o->pool = MD_EMBED_POOL_NONE;
+    o->last = MD_LAST_PARTIAL;
     o->batch = 8;
     o->dtype = MD_F32;
 }
@@ -24,6 +25,8 @@ int md_embed_opt_check(const md_embed_opt *o)
         return md_error(MD_ERR_ARG, "bin pooling needs a bin size >= 1");
     if (o->window < 0 || o->stride < 0 || (o->stride && !o->window))
         return md_error(MD_ERR_ARG, "--stride needs --window");
+    if (o->last < MD_LAST_SHIFT || o->last > MD_LAST_PAD)
+        return md_error(MD_ERR_ARG, "unknown last-window policy %d", o->last);
     if (o->batch < 1) return md_error(MD_ERR_ARG, "batch must be >= 1");
     if (o->dtype != MD_F32 && o->dtype != MD_F16)
         return md_error(MD_ERR_ARG, "embeddings are written as f32 or f16");
@@ -40,6 +43,7 @@ int md_embed_opt_check(const md_embed_opt *o)
 typedef struct pending_window {
     char *name;      /* shared by the windows of a sequence: owned by the last */
     int64_t beg;     /* start on the forward strand of the contig */
+    int64_t len;     /* bases, before the [PAD] tokens of a padded window */
     char strand;
     int owns_name;
 } pending_window;
@@ -59,6 +63,7 @@ typedef struct embed_job {
     int n_pend;
     int64_t L;         /* length of the pending windows */
     md_embed_stats *st;
+    int fasta;         /* the input is FASTA: an empty record is worth a warning */
     md_progress progress;
     int64_t bases_before; /* bases of the sequences before the current one */
     int64_t pos;          /* bases before the window being added, for progress */
@@ -118,12 +123,14 @@ static int flush(embed_job *j)
     if (ret == 0) ret = md_model_embed(j->m, j->tok, n, L, &j->o->fwd, j->hidden);
     for (int i = 0; ret == 0 && i < n; i++) {
         pending_window *p = &j->pend[i];
-        ret = write_window(j, j->hidden + i * L * j->H, L, p->name, p->beg, p->strand);
+        /* a padded window's rows are its bases', the [PAD] positions follow them */
+        ret = write_window(j, j->hidden + i * L * j->H, p->len, p->name, p->beg, p->strand);
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         if (j->pend[i].owns_name) free(j->pend[i].name);
+        j->st->bases += j->pend[i].len;
+    }
     j->st->windows += n;
-    j->st->bases += n * L;
     j->n_pend = 0;
     return ret;
 }
@@ -132,10 +139,11 @@ static int flush(embed_job *j)
  * activations grow with them (a 1 Mb window runs alone). */
 #define EMBED_MAX_POSITIONS ((int64_t)1 << 20)
 
-/* Queue one window of L tokens; runs the pending ones first when the length
- * differs, the batch is full or would exceed EMBED_MAX_POSITIONS. */
-static int add_window(embed_job *j, const uint8_t *ids, int64_t L, const char *name, int64_t beg,
-                      char strand)
+/* Queue one window of L tokens: the n bases of ids, then L - n [PAD]
+ * tokens; runs the pending ones first when the length differs, the batch is
+ * full or would exceed EMBED_MAX_POSITIONS. */
+static int add_window(embed_job *j, const uint8_t *ids, int64_t n, int64_t L, const char *name,
+                      int64_t beg, char strand)
 {
     int ret = 0;
     if (j->n_pend > 0 && (L != j->L || j->n_pend == j->o->batch ||
@@ -156,8 +164,10 @@ static int add_window(embed_job *j, const uint8_t *ids, int64_t L, const char *n
         j->tok = p;
         j->tok_cap = cap;
     }
-    memcpy(j->tok + (size_t)j->n_pend * (size_t)L, ids, (size_t)L);
-    j->pend[j->n_pend++] = (pending_window){(char *)name, beg, strand, 0};
+    uint8_t *tok = j->tok + (size_t)j->n_pend * (size_t)L; /* (L) */
+    memcpy(tok, ids, (size_t)n);
+    memset(tok + n, MD_TOK_PAD, (size_t)(L - n));
+    j->pend[j->n_pend++] = (pending_window){(char *)name, beg, n, strand, 0};
     j->L = L;
     return 0;
 }
@@ -166,16 +176,20 @@ static int add_window(embed_job *j, const uint8_t *ids, int64_t L, const char *n
 static int embed_sequence(embed_job *j, md_seqitem *it)
 {
     const md_embed_opt *o = j->o;
-    if (it->len == 0) return 0;
+    if (it->len == 0) {
+        if (j->fasta) md_log(MD_LOG_WARN, "FASTA record '%s' is empty: it has no rows", it->name);
+        return 0;
+    }
     int64_t window = o->window ? o->window : it->len;
     md_window_iter w;
-    int ret = md_window_iter_init(&w, it->len, window, o->stride ? o->stride : window, MD_LAST_SHIFT);
+    int ret = md_window_iter_init(&w, it->len, window, o->stride ? o->stride : window, o->last);
     int64_t b, e;
     int last = -1; /* pending slot of this sequence's latest window */
     while (ret >= 0 && md_window_next(&w, &b, &e) == 0) {
         int64_t fb = it->strand == '-' ? it->len - e : b;
+        int64_t L = o->last == MD_LAST_PAD ? window : e - b;
         j->pos = j->bases_before + b;
-        if ((ret = add_window(j, it->ids + b, e - b, it->name, it->beg + fb, it->strand)) < 0)
+        if ((ret = add_window(j, it->ids + b, e - b, L, it->name, it->beg + fb, it->strand)) < 0)
             break;
         last = j->n_pend - 1;
     }
@@ -194,7 +208,8 @@ int md_embed_run(md_model *m, md_seqsource *src, const md_embed_opt *o, const ch
     int ret = md_embed_opt_check(o);
     if (ret < 0) return ret;
     md_embed_stats local;
-    embed_job j = {.m = m, .o = o, .H = md_config_hidden_width(&m->cfg), .st = stats ? stats : &local};
+    embed_job j = {.m = m, .o = o, .H = md_config_hidden_width(&m->cfg), .st = stats ? stats : &local,
+                   .fasta = md_seqsource_format(src) == MD_FMT_FASTA};
     memset(j.st, 0, sizeof *j.st);
     md_progress_start(&j.progress, "embed", o->progress,
                       o->progress ? md_seqsource_total_bases(src) : -1);

@@ -24,6 +24,7 @@
 #include <htslib/hts.h>
 #include <htslib/kstring.h>
 
+#include "bgzf_eof.h"
 #include "mambadna.h"
 
 /* Largest class id accepted: far beyond any classification head, small
@@ -459,7 +460,12 @@ static htsFile *open_text(const char *path)
                  "(sequence,label), FASTA with label=K in the headers, or BED "
                  "with the label in column 5", name);
         return NULL;
-    default: return fp;
+    default:
+        if (md_eof_check_hts(fp, name, 0) < 0) { /* a bgzip file must be whole */
+            hts_close(fp);
+            return NULL;
+        }
+        return fp;
     }
 }
 

@@ -100,6 +100,8 @@ enum md_last_window {
                             (default: every base covered, all windows full) */
     MD_LAST_PARTIAL,   /**< add one shorter window covering the rest */
     MD_LAST_DROP,      /**< drop the rest */
+    MD_LAST_PAD,       /**< as MD_LAST_PARTIAL; the caller pads the shorter
+                            window to the window length with MD_TOK_PAD */
 };
 
 /** Iterator over fixed-size windows [beg, end) of a sequence of length len.
@@ -148,9 +150,20 @@ typedef struct md_reader_opt {
     int primary_only;        /**< SAM/BAM/CRAM: skip secondary and
                                   supplementary records (flags 0x100, 0x800) */
     const char *reference;   /**< CRAM reference FASTA, or NULL */
-    int threads;             /**< htslib decompression threads (0: none) */
+    int threads;             /**< htslib decompression threads (0: none; not
+                                  used for BGZF from a pipe, whose end-of-file
+                                  marker is checked as the stream ends) */
     int keep_records;        /**< SAM/BAM/CRAM: also keep each record as stored
                                   in md_record.bam (to write copies of them) */
+    int allow_no_eof;        /**< read BGZF (BAM, bgzip FASTA/FASTQ/SAM) and
+                                  CRAM input that lacks its end-of-file marker
+                                  (with a warning) instead of refusing it: such
+                                  a file is usually truncated */
+    int piece_names;         /**< md_seqsource: a FASTA record named as samtools
+                                  faidx names a region ("chr:beg-end", 1-based
+                                  inclusive) and holding exactly end-beg+1
+                                  bases is that piece of chr: it comes back
+                                  named chr, with beg on chr [1] */
 } md_reader_opt;
 
 void md_reader_opt_init(md_reader_opt *opt);
@@ -226,7 +239,9 @@ md_seqsource *md_seqsource_open(const char *path, md_region *regions,
  *  0, MD_EOF or < -1. */
 int md_seqsource_next(md_seqsource *src, md_record *rec, const md_region **region);
 /** Contig names and lengths when the input is an indexed FASTA (for bigWig
- *  headers); 0 and *n = 0 when no index is available. */
+ *  headers); 0 and *n = 0 when no index is available. With piece_names, a
+ *  piece "chr:beg-end" counts as contig chr of length end (pieces of one chr
+ *  give it once, with the largest end). The names are owned by the source. */
 int md_seqsource_contigs(md_seqsource *src, char ***names, int64_t **lengths, int *n);
 /** Format of the input (MD_FMT_FASTA for region fetches). */
 int md_seqsource_format(const md_seqsource *src);
@@ -732,6 +747,8 @@ typedef struct md_embed_opt {
     int64_t bin;        /**< bases per row with MD_EMBED_POOL_BIN */
     int64_t window;     /**< cut sequences into windows (0: whole sequences) */
     int64_t stride;     /**< window stride [window] */
+    int last;           /**< enum md_last_window: the rest that whole strides
+                             leave over [MD_LAST_PARTIAL: every base once] */
     int batch;          /**< windows of equal length run together, across
                              sequences (reads of one length share batches) [8] */
     int dtype;          /**< NPY dtype: MD_F32 or MD_F16 */

@@ -93,6 +93,9 @@ int md_device_sync_moments(md_model *m, md_adamw *a);
 /* Serialise / parse the config as the JSON stored in model metadata. */
 char *md_config_to_json(const md_config *cfg);
 int md_config_from_json(const char *json, md_config *cfg);
+/* Map the config.json of a Caduceus or mamba_ssm checkpoint, text[len]
+ * (name for messages), onto md_config: 0 or an error naming the field. */
+int md_config_from_hf_json(const char *text, size_t len, const char *name, md_config *cfg);
 
 /* ---- training internals (train.c, train_state.c) ----------------------- */
 

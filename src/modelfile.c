@@ -3,6 +3,8 @@
  * metadata carries the config, the tokenizer and the provenance. Hugging
  * Face style directories (config.json + model.safetensors) of Caduceus and
  * mamba_ssm checkpoints load directly. */
+#include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,11 +31,10 @@ static int json_bool_field(json_t *o, const char *key, int dflt)
     return json_is_boolean(v) ? json_is_true(v) : dflt;
 }
 
-/* Map a config.json of a Caduceus or mamba_ssm checkpoint onto md_config. */
-static int config_from_hf(const char *path, md_config *c)
+int md_config_from_hf_json(const char *text, size_t len, const char *path, md_config *c)
 {
     json_error_t err;
-    json_t *o = json_load_file(path, 0, &err);
+    json_t *o = json_loadb(text, len, 0, &err);
     int ret = 0;
     if (!o || !json_is_object(o)) {
         json_decref(o);
@@ -114,6 +115,32 @@ out:
     return ret;
 }
 
+static int config_from_hf(const char *path, md_config *c)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return md_error(MD_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    char *text = NULL;
+    size_t len = 0, cap = 0, n;
+    do { /* a config.json is a few hundred bytes */
+        if (len + 4096 > cap) {
+            char *t = realloc(text, cap = 2 * cap + 4096);
+            if (!t) {
+                free(text);
+                fclose(f);
+                return md_error(MD_ERR_NOMEM, "out of memory reading %s", path);
+            }
+            text = t;
+        }
+        len += n = fread(text + len, 1, cap - len, f);
+    } while (n > 0);
+    int failed = ferror(f);
+    fclose(f);
+    int ret = failed ? md_error(MD_ERR_IO, "cannot read %s", path)
+                     : md_config_from_hf_json(text, len, path, c);
+    free(text);
+    return ret;
+}
+
 /* ---- tensors ------------------------------------------------------------ */
 
 /* Tensors a checkpoint may carry besides the parameters: tied aliases (the
@@ -154,6 +181,13 @@ static int load_tensors(md_model *m, const md_st_file *f, const char *path)
                             path, e->name, md_st_dtype_name(t->dtype));
         int ret = md_st_to_f32(t, m->params + e->offset);
         if (ret < 0) return ret;
+        const float *v = m->params + e->offset; /* (numel) */
+        for (int64_t k = 0; k < e->numel; k++)
+            if (!isfinite(v[k]))
+                return md_error(MD_ERR_FORMAT, "%s: tensor %s holds a non-finite value (%s at "
+                                "element %lld): the model is damaged or its training diverged; "
+                                "use an earlier checkpoint", path, e->name,
+                                isnan(v[k]) ? "NaN" : "infinity", (long long)k);
     }
     for (int i = 0; i < f->n_tensors; i++) {
         const char *name = f->tensors[i].name;

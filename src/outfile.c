@@ -7,6 +7,8 @@
  * An existing final path that is not a regular file (/dev/null, a FIFO,
  * /dev/stdout) is written directly: renaming over it would replace it. A
  * symlink to a regular file is kept, and its target replaced.
+ * A final name ending in ".gz" is compressed with BGZF (as bgzip, end-of-file
+ * block included) through a stdio stream that cannot seek; stdout never is.
  *
  * Every live temporary is listed in a registry of fixed-size slots so that
  * md_outfile_cleanup_all() can unlink them from a SIGINT/SIGTERM handler.
@@ -22,8 +24,11 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <htslib/bgzf.h>
 
 #include "mambadna.h"
 
@@ -114,7 +119,49 @@ struct md_outfile {
     char *tmp;    /* the temporary (OUT_TMP), else NULL */
     int slot;     /* registry slot, -1 if none */
     int kind;
+    int fd;       /* a ".gz" output: the file under the BGZF stream, else -1 */
+    BGZF *bgzf;   /* a ".gz" output: what fp writes into, else NULL */
 };
+
+static int is_gz(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 3 && !strcasecmp(path + n - 3, ".gz");
+}
+
+static ssize_t bgzf_cookie_write(void *cookie, const char *buf, size_t n)
+{
+    md_outfile *out = cookie;
+    return bgzf_write(out->bgzf, buf, n) < 0 ? -1 : (ssize_t)n;
+}
+
+/* fclose of a ".gz" stream: the last block and the end-of-file block. */
+static int bgzf_cookie_close(void *cookie)
+{
+    md_outfile *out = cookie;
+    int rc = bgzf_close(out->bgzf);
+    out->bgzf = NULL;
+    return rc < 0 ? -1 : 0;
+}
+
+/* Open out->fp as a BGZF stream into fd (kept open in out->fd, for fsync). */
+static int open_bgzf(md_outfile *out, int fd)
+{
+    static const cookie_io_functions_t io = {NULL, bgzf_cookie_write, NULL, bgzf_cookie_close};
+    int dup_fd = dup(fd);
+    out->fd = fd;
+    if (dup_fd < 0 || !(out->bgzf = bgzf_dopen(dup_fd, "w"))) {
+        if (dup_fd >= 0) close(dup_fd);
+        return md_error(MD_ERR_IO, "cannot open %s for BGZF compression: %s", out->path,
+                        strerror(errno));
+    }
+    if (!(out->fp = fopencookie(out, "w", io))) {
+        bgzf_close(out->bgzf);
+        out->bgzf = NULL;
+        return md_error(MD_ERR_NOMEM, "out of memory opening %s", out->path);
+    }
+    return 0;
+}
 
 /* Decide how path is written: *direct = 1 for an existing non-regular file,
  * else *target = the malloc'ed path the temporary is renamed to. */
@@ -209,6 +256,7 @@ md_outfile *md_outfile_open(const char *path)
         return NULL;
     }
     out->slot = -1;
+    out->fd = -1;
     if (!path || !*path) {
         md_error(MD_ERR_ARG, "empty output path");
         goto fail;
@@ -227,6 +275,15 @@ md_outfile *md_outfile_open(const char *path)
     if (resolve_target(path, &out->target, &direct) < 0) goto fail;
     if (direct) {
         out->kind = OUT_DIRECT;
+        if (is_gz(path)) {
+            fd = open(path, O_WRONLY | O_CLOEXEC);
+            if (fd < 0) {
+                md_error(MD_ERR_IO, "cannot open %s for writing: %s", path, strerror(errno));
+                goto fail;
+            }
+            if (open_bgzf(out, fd) < 0) goto fail;
+            return out;
+        }
         out->fp = fopen(path, "we");
         if (!out->fp) {
             md_error(MD_ERR_IO, "cannot open %s for writing: %s", path, strerror(errno));
@@ -236,17 +293,19 @@ md_outfile *md_outfile_open(const char *path)
     }
     out->kind = OUT_TMP;
     if (create_tmp(out->target, &out->tmp, &out->slot, &fd) < 0) goto fail;
-    out->fp = fdopen(fd, "w");
-    if (!out->fp) {
+    if (is_gz(path)) {
+        if (open_bgzf(out, fd) == 0) return out;
+    } else if ((out->fp = fdopen(fd, "w"))) {
+        return out;
+    } else {
         md_error(MD_ERR_IO, "cannot open %s for writing: %s", path, strerror(errno));
         close(fd);
-        unlink(out->tmp);
-        reg_remove(out->slot);
-        goto fail;
     }
-    return out;
+    unlink(out->tmp);
+    reg_remove(out->slot);
 
 fail:
+    if (out->fd >= 0) close(out->fd);
     outfile_free(out);
     return NULL;
 }
@@ -281,10 +340,15 @@ int md_outfile_commit(md_outfile *out)
     errno = 0;
     if (fflush(out->fp) != 0) err = errno ? errno : -1;
     if (!err && ferror(out->fp)) err = -1; /* an earlier write failed */
-    if (!err && out->kind == OUT_TMP && fsync(fileno(out->fp)) != 0) err = errno;
+    if (!err && out->kind == OUT_TMP && out->fd < 0 && fsync(fileno(out->fp)) != 0) err = errno;
     errno = 0;
     if (fclose(out->fp) != 0 && !err) err = errno ? errno : -1;
     out->fp = NULL;
+    if (out->fd >= 0) { /* the BGZF stream is closed: its file is whole */
+        if (!err && out->kind == OUT_TMP && fsync(out->fd) != 0) err = errno;
+        if (close(out->fd) != 0 && !err) err = errno;
+        out->fd = -1;
+    }
 
     if (err) {
         rc = md_error(MD_ERR_IO,
@@ -314,6 +378,7 @@ void md_outfile_abort(md_outfile *out)
     } else if (out->kind == OUT_DIRECT) {
         if (out->fp) fclose(out->fp);
     }
+    if (out->fd >= 0) close(out->fd);
     outfile_free(out);
 }
 

@@ -6,6 +6,7 @@
  * sequences and classifies them; the sink gets every sequence in input
  * order once all its windows are scored. Batches depend only on the input
  * order, so the output is the same whatever the timing or thread count. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,7 @@ typedef struct queued_seq {
 typedef struct score_job {
     md_model *m;
     const md_score_opt *o;
+    int fasta;              /* the input is FASTA: an empty record is worth a warning */
     uint8_t *tok;           /* (batch, window) tokens of the pending windows */
     int64_t *len;           /* [batch] their lengths (short sequences: one short window) */
     md_window_score **dest; /* [batch] where each result goes */
@@ -116,6 +118,10 @@ int md_classify_windows(md_model *m, const md_score_opt *o, uint8_t *rows, int n
         md_window_score *w = &out[i];
         float p = prob[(int64_t)i * C + pc];
         float q = both ? prob[(int64_t)(n + i) * C + pc] : p;
+        if (!isfinite(p) || !isfinite(q)) /* never a NaN track or call */
+            return md_error(MD_ERR, "the model gave a non-finite probability for a window of "
+                            "%lld bases: nothing more is written; check the model's weights",
+                            (long long)L);
         if (equivariant || o->strands == MD_STRANDS_BOTH) {
             w->plus = p;
             w->minus = q;
@@ -195,6 +201,8 @@ static int queue_sequence(score_job *j, md_seqitem *it)
         j->cap_seqs = cap;
     }
     int scored = !(it->flag & o->unscored_flags);
+    if (it->len == 0 && j->fasta)
+        md_log(MD_LOG_WARN, "FASTA record '%s' is empty: it has no score", it->name);
     queued_seq *q = &j->seqs[j->n_seqs];
     memset(q, 0, sizeof *q);
     q->beg = it->beg;
@@ -243,7 +251,8 @@ int md_score_run(md_model *m, md_seqsource *src, const md_score_opt *o, md_score
                  void *ctx, md_score_stats *stats)
 {
     md_score_stats local;
-    score_job j = {.m = m, .o = o, .sink = sink, .ctx = ctx, .st = stats ? stats : &local};
+    score_job j = {.m = m, .o = o, .sink = sink, .ctx = ctx, .st = stats ? stats : &local,
+                   .fasta = md_seqsource_format(src) == MD_FMT_FASTA};
     memset(j.st, 0, sizeof *j.st);
     md_progress_start(&j.progress, "score", o->progress,
                       o->progress ? md_seqsource_total_bases(src) : -1);

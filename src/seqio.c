@@ -27,6 +27,7 @@
 #include <htslib/khash_str2int.h>
 #include <htslib/sam.h>
 
+#include "bgzf_eof.h"
 #include "mambadna.h"
 
 #define MD_INBUF_SIZE (256 * 1024) /* bytes read from the stream at a time */
@@ -109,6 +110,7 @@ struct md_reader {
     char *s;            /* scratch line (header, '+' line, quality) */
     size_t sl, sm;
 
+    int eof_at_end;     /* BGZF from a pipe: check the end-of-file marker at the end */
     int64_t nrec;       /* records returned or read so far */
     int failed;         /* a read error happened: later calls repeat it */
 };
@@ -123,6 +125,7 @@ void md_reader_opt_init(md_reader_opt *opt)
     memset(opt, 0, sizeof *opt);
     opt->restore_orientation = 1; /* reads as sequenced, as samtools fastq */
     opt->primary_only = 1;        /* one record per read, as samtools fastq */
+    opt->piece_names = 1;         /* coordinates on the chromosome of a piece */
     opt->reference = NULL;
     opt->threads = 0;
 }
@@ -145,7 +148,13 @@ static int lin_fill(md_reader *r)
     }
     r->beg = 0;
     r->end = (size_t)n;
-    if (n == 0) r->eof = 1;
+    if (n == 0) {
+        r->eof = 1;
+        if (r->eof_at_end && md_eof_check_at_end(r->bgzf, rd_name(r), r->opt.allow_no_eof) < 0) {
+            r->failed = 1;
+            return MD_ERR_FORMAT;
+        }
+    }
     return (int)(n > 0);
 }
 
@@ -294,6 +303,11 @@ static int sam_next(md_reader *r, md_record *rec)
     bam1_t *b = r->b;
     for (;;) {
         int ret = sam_read1(r->hts, r->hdr, b);
+        if (ret == -1 && r->eof_at_end &&
+            md_eof_check_at_end(r->hts->fp.bgzf, rd_name(r), r->opt.allow_no_eof) < 0) {
+            r->failed = 1;
+            return MD_ERR_FORMAT;
+        }
         if (ret == -1) return MD_EOF;
         if (ret < -1) {
             r->failed = 1;
@@ -380,13 +394,18 @@ static int open_sam(md_reader *r, hFILE *hf, const htsFormat *fmt)
                         r->format == MD_FMT_BAM ? "BAM"
                         : r->format == MD_FMT_CRAM ? "CRAM" : "SAM");
     }
+    int eof = md_eof_check_hts(r->hts, rd_name(r), r->opt.allow_no_eof);
+    if (eof < 0) return eof;
+    r->eof_at_end = eof == MD_EOF_CHECK_AT_END;
     if (r->format == MD_FMT_CRAM && r->opt.reference &&
         hts_set_fai_filename(r->hts, r->opt.reference) < 0)
         return md_error(MD_ERR_IO,
                         "%s: cannot use '%s' as the CRAM reference (is it an "
                         "indexed FASTA? run `samtools faidx %s`)",
                         rd_name(r), r->opt.reference, r->opt.reference);
-    if (r->opt.threads > 0 && hts_set_threads(r->hts, r->opt.threads) < 0)
+    /* threads only where the end-of-file marker was checked up front: the
+     * threaded reader does not say whether the last block was the marker */
+    if (r->opt.threads > 0 && !r->eof_at_end && hts_set_threads(r->hts, r->opt.threads) < 0)
         md_log(MD_LOG_WARN, "%s: cannot start %d decompression threads",
                rd_name(r), r->opt.threads);
     r->hdr = sam_hdr_read(r->hts);
@@ -421,7 +440,10 @@ static int open_text(md_reader *r, hFILE *hf, const htsFormat *fmt)
             return md_error(MD_ERR_IO, "%s: cannot open the gzip stream",
                             rd_name(r));
         }
-        if (fmt->compression == bgzf && r->opt.threads > 0 &&
+        int eof = md_eof_check_bgzf(r->bgzf, rd_name(r), r->opt.allow_no_eof);
+        if (eof < 0) return eof;
+        r->eof_at_end = eof == MD_EOF_CHECK_AT_END;
+        if (fmt->compression == bgzf && r->opt.threads > 0 && !r->eof_at_end &&
             bgzf_mt(r->bgzf, r->opt.threads, 256) < 0)
             md_log(MD_LOG_WARN, "%s: cannot start %d decompression threads",
                    rd_name(r), r->opt.threads);
@@ -578,6 +600,14 @@ static int faidx_check_file(const char *fasta)
     case sam: case bam: case cram: case bcf: case vcf:
         return md_error(MD_ERR_FORMAT, "%s is not a FASTA file", fasta);
     default: break;
+    }
+    if (fmt.compression == bgzf) {
+        BGZF *fp = bgzf_open(fasta, "r");
+        if (!fp)
+            return md_error(MD_ERR_IO, "cannot open FASTA '%s': %s", fasta, strerror(errno));
+        ret = md_eof_check_bgzf(fp, fasta, 0);
+        bgzf_close(fp);
+        if (ret < 0) return ret;
     }
     return fmt.compression == bgzf;
 }

@@ -92,7 +92,7 @@ int md_window_iter_init(md_window_iter *it, int64_t len, int64_t window,
     if (len < 0 || window < 1 || stride < 1)
         return md_error(MD_ERR_ARG, "window %lld and stride %lld must be >= 1",
                         (long long)window, (long long)stride);
-    if (last < MD_LAST_SHIFT || last > MD_LAST_DROP)
+    if (last < MD_LAST_SHIFT || last > MD_LAST_PAD)
         return md_error(MD_ERR_ARG, "unknown last-window policy %d", last);
     it->len = len;
     it->window = window;
@@ -132,6 +132,7 @@ int md_window_next(md_window_iter *it, int64_t *beg, int64_t *end)
         *end = it->len;
         return 0;
     case MD_LAST_PARTIAL:
+    case MD_LAST_PAD:
         *beg = b;
         *end = it->len;
         return 0;

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <bigWig.h>
@@ -549,6 +550,12 @@ md_npy *md_npy_open(const char *path, int dtype, const int64_t *row_shape, int r
     size_t need = 10 + (size_t)len + (NPY_COUNT_DIGITS - 1) + 1;
     npy->header_size = (need + 63) / 64 * 64;
 
+    size_t plen = strlen(path);
+    if (plen > 3 && !strcasecmp(path + plen - 3, ".gz")) {
+        md_error(MD_ERR_ARG, "NPY output %s: NPY files are written uncompressed (their header is "
+                 "rewritten at the end); drop the .gz", path);
+        goto fail;
+    }
     npy->out = md_outfile_open(path);
     if (!npy->out) goto fail;
     FILE *fp = md_outfile_fp(npy->out);

@@ -8,6 +8,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <htslib/bgzf.h>
+#include <htslib/kstring.h>
+
 #include "testutil.h"
 
 /* A fresh empty directory under the test tmpdir. */
@@ -133,6 +136,46 @@ static void test_relative_path(void **state)
     assert_int_equal(md_outfile_commit(out), 0);
     assert_int_equal(chdir(cwd), 0);
     assert_string_equal(listing(dir, ls, sizeof ls), "plain.txt");
+}
+
+/* A ".gz" output is BGZF, end-of-file block included, and is renamed like
+ * any other; aborted, it leaves nothing. */
+static void test_bgzf_output(void **state)
+{
+    (void)state;
+    char dir[512], path[600], names[4096];
+    fresh_dir(dir, sizeof dir, "bgzf");
+    snprintf(path, sizeof path, "%s/calls.bed.gz", dir);
+    md_outfile *out = md_outfile_open(path);
+    assert_non_null(out);
+    FILE *fp = md_outfile_fp(out);
+    for (int i = 0; i < 20000; i++) fprintf(fp, "chr1\t%d\t%d\n", i, i + 1);
+    assert_int_equal(fseek(fp, 0, SEEK_SET), -1); /* a stream, not a file */
+    assert_int_equal(md_outfile_commit(out), 0);
+    assert_string_equal(listing(dir, names, sizeof names), "calls.bed.gz");
+    BGZF *bz = bgzf_open(path, "r");
+    assert_non_null(bz);
+    assert_int_equal(bgzf_compression(bz), 2); /* bgzf, not plain gzip */
+    assert_int_equal(bgzf_check_EOF(bz), 1);
+    kstring_t line = {0, 0, NULL};
+    int n = 0;
+    while (bgzf_getline(bz, '\n', &line) >= 0) {
+        char want[64];
+        snprintf(want, sizeof want, "chr1\t%d\t%d", n, n + 1);
+        assert_string_equal(line.s, want);
+        n++;
+    }
+    assert_int_equal(n, 20000);
+    free(line.s);
+    bgzf_close(bz);
+
+    char path2[600];
+    snprintf(path2, sizeof path2, "%s/aborted.tsv.gz", dir);
+    out = md_outfile_open(path2);
+    assert_non_null(out);
+    fputs("partial\n", md_outfile_fp(out));
+    md_outfile_abort(out);
+    assert_string_equal(listing(dir, names, sizeof names), "calls.bed.gz");
 }
 
 static void test_abort_leaves_nothing(void **state)
@@ -573,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_commit_renames),
         cmocka_unit_test(test_relative_path),
         cmocka_unit_test(test_abort_leaves_nothing),
+        cmocka_unit_test(test_bgzf_output),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_write_failure),
         cmocka_unit_test(test_earlier_stream_error),

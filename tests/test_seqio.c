@@ -840,7 +840,13 @@ static void test_shared_truncated_bam(void **state)
     copy_prefix(p, cut, file_size(p) / 2);
     int level = hts_get_log_level();
     hts_set_log_level(HTS_LOG_OFF);
-    md_reader *r = open_or_fail(cut, NULL);
+    assert_null(md_reader_open(cut, NULL)); /* no end-of-file marker */
+    assert_contains(md_last_error(), "ce_cut.bam");
+    assert_contains(md_last_error(), "end-of-file marker");
+    md_reader_opt opt;
+    md_reader_opt_init(&opt);
+    opt.allow_no_eof = 1; /* then the record cut in half is the error */
+    md_reader *r = open_or_fail(cut, &opt);
     md_record rec = {0};
     int n = 0, ret;
     while ((ret = md_reader_next(r, &rec)) == 0) n++;
@@ -851,6 +857,123 @@ static void test_shared_truncated_bam(void **state)
     assert_contains(md_last_error(), "truncated");
     md_record_free(&rec);
     md_reader_close(r);
+}
+
+/* tests/data/truncated: BGZF files cut exactly at a block boundary, which
+ * decompress without error (tests/make_truncated_fixtures.py). */
+static const char *truncated_path(const char *name)
+{
+    static char b[4096];
+    snprintf(b, sizeof b, "%s/truncated/%s", md_test_data_dir(), name);
+    return b;
+}
+
+static void test_bam_cut_at_block_boundary(void **state)
+{
+    (void)state;
+    const char *cut = truncated_path("ex1_cut.bam");
+    int level = hts_get_log_level();
+    hts_set_log_level(HTS_LOG_OFF);
+    assert_null(md_reader_open(cut, NULL));
+    hts_set_log_level(level);
+    assert_contains(md_last_error(), "ex1_cut.bam");
+    assert_contains(md_last_error(), "end-of-file marker");
+    assert_contains(md_last_error(), "--allow-no-eof");
+    md_reader_opt opt;
+    md_reader_opt_init(&opt);
+    opt.allow_no_eof = 1;
+    opt.primary_only = 0;
+    int64_t bases;
+    hts_set_log_level(HTS_LOG_OFF);
+    assert_int_equal(count_records(cut, &opt, &bases), 468); /* samtools view -c */
+    hts_set_log_level(level);
+}
+
+static void test_fasta_cut_at_block_boundary(void **state)
+{
+    (void)state;
+    int64_t bases;
+    assert_int_equal(count_records(truncated_path("ex1_blocks.fa.gz"), NULL, &bases), 2);
+    assert_int_equal(bases, 1575 + 1584);
+    const char *cut = truncated_path("ex1_cut.fa.gz");
+    assert_null(md_reader_open(cut, NULL));
+    assert_contains(md_last_error(), "ex1_cut.fa.gz");
+    assert_contains(md_last_error(), "end-of-file marker");
+    md_reader_opt opt;
+    md_reader_opt_init(&opt);
+    opt.allow_no_eof = 1;
+    assert_int_equal(count_records(cut, &opt, &bases), 2);
+    assert_int_equal(bases, 1575 + 380); /* chr2 cut short: what the option accepts */
+}
+
+static void test_faidx_refuses_cut_fasta(void **state)
+{
+    (void)state;
+    const char *cut = tmp_path("ex1_cut.fa.gz");
+    copy_file(truncated_path("ex1_cut.fa.gz"), cut);
+    assert_true(md_faidx_build(cut) < -1);
+    assert_contains(md_last_error(), "end-of-file marker");
+    assert_null(md_faidx_open(cut, 1));
+}
+
+/* A FASTA record named as samtools faidx names a region is that piece of
+ * its chromosome, when its length agrees. */
+static void test_piece_names(void **state)
+{
+    (void)state;
+    const char *fa = tmp_path("pieces.fa");
+    FILE *f = fopen(fa, "w");
+    assert_non_null(f);
+    fputs(">22:20000001-20000008 GRCh37\nACGTACGT\n>22:5-6\nAAA\n>x:1-2:3-4\nCC\n>:1-2\nGG\n", f);
+    fclose(f);
+    static const char *names[] = {"22", "22:5-6", "x:1-2", ":1-2"};
+    static const int64_t begs[] = {20000000, 0, 2, 0};
+    for (int literal = 0; literal < 2; literal++) {
+        md_reader_opt opt;
+        md_reader_opt_init(&opt);
+        opt.piece_names = !literal;
+        md_seqsource *src = md_seqsource_open(fa, NULL, 0, &opt);
+        assert_non_null(src);
+        md_record rec = {0};
+        const md_region *reg;
+        for (int i = 0; i < 4; i++) {
+            assert_int_equal(md_seqsource_next(src, &rec, &reg), 0);
+            if (literal) {
+                assert_int_equal(rec.beg, 0);
+            } else {
+                assert_string_equal(rec.name, names[i]);
+                assert_int_equal(rec.beg, begs[i]);
+            }
+        }
+        assert_int_equal(md_seqsource_next(src, &rec, &reg), MD_EOF);
+        md_record_free(&rec);
+        md_seqsource_close(src);
+    }
+    /* regions of an indexed piece, and the contig sizes a bigWig gets */
+    assert_int_equal(md_faidx_build(fa), 0);
+    md_region regs[1];
+    assert_int_equal(md_region_parse("{22:20000001-20000008}:3-5", &regs[0]), 0);
+    md_seqsource *src = md_seqsource_open(fa, regs, 1, NULL);
+    assert_non_null(src);
+    md_record rec = {0};
+    const md_region *reg;
+    assert_int_equal(md_seqsource_next(src, &rec, &reg), 0);
+    assert_string_equal(rec.name, "22");
+    assert_int_equal(rec.beg, 20000002);
+    assert_string_equal(rec.seq, "GTA");
+    char **names2;
+    int64_t *lens;
+    int n;
+    assert_int_equal(md_seqsource_contigs(src, &names2, &lens, &n), 0);
+    assert_int_equal(n, 4);
+    assert_string_equal(names2[0], "22");
+    assert_int_equal(lens[0], 20000008);
+    assert_string_equal(names2[1], "22:5-6");
+    free(names2);
+    free(lens);
+    md_record_free(&rec);
+    md_seqsource_close(src);
+    md_region_free(&regs[0]);
 }
 
 /* Expected from `samtools faidx ce_htslib.fa CHROMOSOME_I:999951-1000050
@@ -939,6 +1062,10 @@ int main(void)
         cmocka_unit_test(test_shared_ce_bam),
         cmocka_unit_test(test_shared_ex1_bam),
         cmocka_unit_test(test_shared_truncated_bam),
+        cmocka_unit_test(test_bam_cut_at_block_boundary),
+        cmocka_unit_test(test_fasta_cut_at_block_boundary),
+        cmocka_unit_test(test_faidx_refuses_cut_fasta),
+        cmocka_unit_test(test_piece_names),
         cmocka_unit_test(test_shared_faidx_ce),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

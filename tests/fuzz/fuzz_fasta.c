@@ -9,29 +9,8 @@
 
 #include <htslib/hts.h>
 
+#include "data_url.h"
 #include "mambadna.h"
-
-static char *data_url(const uint8_t *data, size_t size)
-{
-    static const char b64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    static const char prefix[] = "data:;base64,";
-    char *url = malloc(sizeof prefix + (size + 2) / 3 * 4);
-    if (!url) return NULL;
-    memcpy(url, prefix, sizeof prefix - 1);
-    char *o = url + sizeof prefix - 1;
-    for (size_t i = 0; i < size; i += 3) {
-        uint32_t v = (uint32_t)data[i] << 16;
-        if (i + 1 < size) v |= (uint32_t)data[i + 1] << 8;
-        if (i + 2 < size) v |= data[i + 2];
-        *o++ = b64[(v >> 18) & 63];
-        *o++ = b64[(v >> 12) & 63];
-        *o++ = i + 1 < size ? b64[(v >> 6) & 63] : '=';
-        *o++ = i + 2 < size ? b64[v & 63] : '=';
-    }
-    *o = '\0';
-    return url;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -50,6 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     md_reader_opt_init(&opt);
     opt.restore_orientation = size & 1;
     opt.primary_only = (size >> 1) & 1;
+    opt.allow_no_eof = (size >> 2) & 1;
     md_reader *r = md_reader_open(url, &opt);
     free(url);
     if (!r) return 0;
