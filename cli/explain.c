@@ -228,6 +228,9 @@ int explain_main(int argc, char **argv)
     o.score.progress = !no_progress && isatty(STDERR_FILENO);
 
     if (!model_path) model_path = cli_bundled_model(MD_DEFAULT_PROMOTER_MODEL);
+    const cli_path outputs[] = {{"-o", out}};
+    const cli_path inputs[] = {{"the input", argv[optind]}, {"the model", model_path}};
+    if (cli_check_paths(cmd, outputs, 1, inputs, 2) < 0) goto usage_error;
     md_model *m = md_model_load(model_path);
     if (!m) goto error_lib;
     if (md_explain_opt_resolve(&o, m) < 0) {
@@ -272,7 +275,7 @@ bad_value:
 usage_error_lib:
     cli_fail(cmd);
 usage_error:
-    explain_usage(stderr);
+    cli_usage_hint(cmd);
     cli_regions_free(&regions);
     return EXIT_USAGE;
 error_lib:

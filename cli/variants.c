@@ -136,7 +136,13 @@ int variants_main(int argc, char **argv)
     o.score.progress = !no_progress && isatty(STDERR_FILENO);
     o.command = command_line;
 
-    if (!model_path) model_path = cli_bundled_model(MD_DEFAULT_PROMOTER_MODEL);
+    if (!model_path) /* as score: the larger bundled model on a GPU */
+        model_path = cli_bundled_model(o.score.fwd.device > 0 ? MD_LARGE_PROMOTER_MODEL
+                                                              : MD_DEFAULT_PROMOTER_MODEL);
+    const cli_path outputs[] = {{"-o", out}};
+    const cli_path inputs[] = {{"the input", argv[optind]}, {"the model", model_path},
+                               {"the reference (-T)", reference}};
+    if (cli_check_paths(cmd, outputs, 1, inputs, 3) < 0) goto usage_error;
     md_model *m = md_model_load(model_path);
     if (!m) goto error_lib;
     if (md_variants_opt_resolve(&o, m) < 0) {
@@ -161,7 +167,7 @@ bad_value:
 usage_error_lib:
     cli_fail(cmd);
 usage_error:
-    variants_usage(stderr);
+    cli_usage_hint(cmd);
     cli_regions_free(&regions);
     free(command_line);
     return EXIT_USAGE;

@@ -265,6 +265,9 @@ void md_seqsource_close(md_seqsource *src);
 typedef struct md_outfile md_outfile;
 
 md_outfile *md_outfile_open(const char *path);
+/** As md_outfile_open, but the bytes are written as they are, also under a
+ *  ".gz" name: for writers that compress themselves (htslib's VCF/BCF). */
+md_outfile *md_outfile_open_raw(const char *path);
 FILE *md_outfile_fp(md_outfile *out);
 /** Temporary path being written ("-" for stdout). */
 const char *md_outfile_tmp_path(const md_outfile *out);

@@ -248,7 +248,7 @@ static void outfile_free(md_outfile *out)
     free(out);
 }
 
-md_outfile *md_outfile_open(const char *path)
+static md_outfile *outfile_open(const char *path, int compress)
 {
     md_outfile *out = calloc(1, sizeof *out);
     if (!out) {
@@ -275,7 +275,7 @@ md_outfile *md_outfile_open(const char *path)
     if (resolve_target(path, &out->target, &direct) < 0) goto fail;
     if (direct) {
         out->kind = OUT_DIRECT;
-        if (is_gz(path)) {
+        if (compress) {
             fd = open(path, O_WRONLY | O_CLOEXEC);
             if (fd < 0) {
                 md_error(MD_ERR_IO, "cannot open %s for writing: %s", path, strerror(errno));
@@ -293,7 +293,7 @@ md_outfile *md_outfile_open(const char *path)
     }
     out->kind = OUT_TMP;
     if (create_tmp(out->target, &out->tmp, &out->slot, &fd) < 0) goto fail;
-    if (is_gz(path)) {
+    if (compress) {
         if (open_bgzf(out, fd) == 0) return out;
     } else if ((out->fp = fdopen(fd, "w"))) {
         return out;
@@ -308,6 +308,16 @@ fail:
     if (out->fd >= 0) close(out->fd);
     outfile_free(out);
     return NULL;
+}
+
+md_outfile *md_outfile_open(const char *path)
+{
+    return outfile_open(path, path && is_gz(path));
+}
+
+md_outfile *md_outfile_open_raw(const char *path)
+{
+    return outfile_open(path, 0);
 }
 
 FILE *md_outfile_fp(md_outfile *out) { return out ? out->fp : NULL; }

@@ -430,7 +430,7 @@ static int open_files(variants_job *j, const char *reference)
     j->contig = calloc((size_t)j->n_contig + 1, sizeof *j->contig);
     j->contig_state = calloc((size_t)j->n_contig + 1, sizeof *j->contig_state);
     if (!j->contig || !j->contig_state) return md_error(MD_ERR_NOMEM, "out of memory");
-    if (!(j->outfile = md_outfile_open(j->out_path))) return MD_ERR_IO;
+    if (!(j->outfile = md_outfile_open_raw(j->out_path))) return MD_ERR_IO; /* htslib compresses */
     int fd = dup(fileno(md_outfile_fp(j->outfile)));
     hFILE *hf = fd >= 0 ? hdopen(fd, "w") : NULL;
     if (!hf) {

@@ -109,7 +109,8 @@ def track_figure(mambadna, out):
             region = "{%s}:%d-%d" % (CONTIG, beg + 1, end)
             subprocess.run([mambadna, "score", "--device", "cpu", "-m", path, "-s", "10", "-r", region,
                             "-o", track, "data/genomes/22_20-21M.fa"], check=True)
-            rows = [line.split("\t") for line in open(track) if line.strip()]
+            rows = [line.split("\t") for line in open(track)
+                    if line.strip() and not line.startswith(("track", "browser", "#"))]
         # coordinates on chr22 itself, or on the piece when its name is kept
         offset = 20000000 if rows[0][0] == "22" else 0
         x = np.array([[int(r[1]), int(r[2])] for r in rows]).ravel() - offset - HIC2_TSS

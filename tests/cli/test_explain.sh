@@ -41,8 +41,9 @@ g = np.load(f"{t}/g.npy")
 assert a.dtype == np.float32 and a.shape == (210, 4), a.shape
 assert g.shape == a.shape
 rows = [l.split("\t") for l in open(f"{t}/a.npy.tsv").read().splitlines()]
-assert rows == [["0", "120", "22:20000001-21000000", "5000", "5120", "+"],
-                ["120", "90", "22:20000001-21000000", "6000", "6090", "-"]], rows
+# the bundled piece is named chr:beg-end: coordinates are on chromosome 22
+assert rows == [["0", "120", "22", "20005000", "20005120", "+"],
+                ["120", "90", "22", "20006000", "20006090", "-"]], rows
 # the sequence of each row: forward bases, or the reverse complement on '-'
 bases = seq[5000:5120] + "".join(comp[b] for b in reversed(seq[6000:6090].upper()))
 for i, b in enumerate(bases.upper()):
@@ -54,7 +55,7 @@ drop = {}
 for i in range(210):
     b = bases[i].upper()
     v = -np.mean([a[i, c] for c in range(4) if "ACGT"[c] != b])
-    pos = 5000 + i if i < 120 else 6000 + (89 - (i - 120))
+    pos = 20000000 + (5000 + i if i < 120 else 6000 + (89 - (i - 120)))
     drop[pos] = v
 for line in open(f"{t}/a.bedgraph"):
     if line.startswith("track"):

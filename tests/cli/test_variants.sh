@@ -58,6 +58,11 @@ expect 0 "variants again on its own output" "$M" variants -m "$T/m.safetensors" 
 
 # --- regions: only overlapping records
 printf '22:20000001-21000000\t5099\t5300\n' >"$T/r.bed"
+# an output that is an input is refused before any work, the input intact
+cp "$V" "$T/in.vcf"
+expect 2 "variants -o onto its input" "$M" variants -m "$T/m.safetensors" -T "$G" -o "$T/in.vcf" "$T/in.vcf"
+cmp -s "$V" "$T/in.vcf" && ok || bad "the input survives -o onto itself"
+expect 2 "variants -o onto the reference" "$M" variants -m "$T/m.safetensors" -T "$G" -o "$G" "$V"
 expect 0 "variants -R" "$M" variants -m "$T/m.safetensors" -T "$G" -R "$T/r.bed" -o "$T/reg.vcf" "$V"
 [ "$(records "$T/reg.vcf")" -eq 3 ] && ok || bad "-R keeps the 3 records overlapping the BED interval"
 contains "$T/err" "outside the regions" "summary counts records outside the regions"
