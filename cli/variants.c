@@ -24,7 +24,8 @@ void variants_usage(FILE *fp)
             "scored; records that cannot be (REF mismatch, symbolic or '*' ALTs, too\n"
             "close to a contig end, ...) are written without the values, with a warning.\n\n"
             "Options:\n"
-            "  -m, --model FILE      fine-tuned model [bundled %s]\n"
+            "  -m, --model FILE      fine-tuned model [bundled: %s on a CPU,\n"
+            "                        %s on a GPU]\n"
             "  -T, --reference FILE  reference FASTA, indexed (samtools faidx) (required);\n"
             "                        VCF contig names match it as they are or with 'chr'\n"
             "                        removed or added\n"
@@ -47,7 +48,7 @@ void variants_usage(FILE *fp)
             "window is the alternative haplotype read from the same start. Each window\n"
             "is scored on both strands as `score` does; the reported window is the one\n"
             "where some ALT changes the score most. A summary line goes to stderr.\n",
-            MD_DEFAULT_PROMOTER_MODEL, o.max_n, o.batch, GPU_BATCH,
+            MD_DEFAULT_PROMOTER_MODEL, MD_LARGE_PROMOTER_MODEL, o.max_n, o.batch, GPU_BATCH,
             md_device_count() > 0 ? "cuda" : "cpu");
 }
 

@@ -43,9 +43,11 @@ checkpoint score_plan:
 
 def score_options():
     """Options of every scoring call but the regions and outputs; without a
-    threshold in the configuration, the model's calibrated one applies."""
+    threshold in the configuration, the model's calibrated one applies.
+    Coordinates stay on the FASTA's own record names (--literal-names), so
+    that the pieces, their regions and the rescored calls share them."""
     threshold = f"--threshold {SCORE['threshold']} " if "threshold" in SCORE else ""
-    return f"-m {config['model']} {threshold}{SCORE.get('extra', '')} --no-progress"
+    return f"-m {config['model']} --literal-names {threshold}{SCORE.get('extra', '')} --no-progress"
 
 
 def calls_threshold(wildcards):

@@ -39,7 +39,7 @@ fi
 $SMK --cores 2 $TARGETS >"$T/run.log" 2>&1 || { no "snakemake run"; tail -40 "$T/run.log"; }
 
 # scoring: the gathered track and calls are one run's bytes
-"$M" score -m data/models/promoter-human.safetensors -R pipelines/example/score_regions.bed \
+"$M" score -m data/models/promoter-human.safetensors --literal-names -R pipelines/example/score_regions.bed \
     -t 2 --no-progress -o "$T/one.bedgraph" --calls "$T/one.bed" data/genomes/22_20-21M.fa 2>/dev/null
 [ -s "$T/one.bed" ] && cmp -s "$T/one.bedgraph" out/score/chr22_piece.bedgraph ||
     no "gathered track differs from one mambadna score run"
