@@ -2,25 +2,8 @@
 # CLI tests: exit codes, usage, outputs read back, errors and interrupted runs.
 # Needs MAMBADNA (the program), MD_TEST_DATA; uses MD_SHARED_DATA when set.
 set -u
-M=${MAMBADNA:?}
-D=${MD_TEST_DATA:?}
-PY=${PYTHON:-/usr/bin/python3}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-n_ok=0
-n_fail=0
-ok() { n_ok=$((n_ok + 1)); }
-bad() { n_fail=$((n_fail + 1)); echo "FAILED: $*"; }
+. "$(dirname "$0")/../cli_lib.sh"
 # expect CODE DESCRIPTION command...
-expect() {
-    want=$1; what=$2; shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    got=$?
-    if [ "$got" -eq "$want" ]; then ok; else bad "$what: exit $got, expected $want"; sed 's/^/    /' "$T/err"; fi
-}
-contains() { # FILE PATTERN DESCRIPTION
-    if grep -q -- "$2" "$1"; then ok; else bad "$3: '$2' not in $1"; sed 's/^/    /' "$1" | head -5; fi
-}
 
 # --- conventions
 expect 0 "--version" "$M" --version

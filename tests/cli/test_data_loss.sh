@@ -4,25 +4,8 @@
 # usage errors, compressed outputs, FASTA pieces named chr:beg-end.
 # Needs MAMBADNA (the program), MD_TEST_DATA.
 set -u
-M=${MAMBADNA:?}
-D=${MD_TEST_DATA:?}
-PY=${PYTHON:-/usr/bin/python3}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-n_ok=0
-n_fail=0
-ok() { n_ok=$((n_ok + 1)); }
-bad() { n_fail=$((n_fail + 1)); echo "FAILED: $*"; }
+. "$(dirname "$0")/../cli_lib.sh"
 # expect CODE DESCRIPTION command...
-expect() {
-    want=$1; what=$2; shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    got=$?
-    if [ "$got" -eq "$want" ]; then ok; else bad "$what: exit $got, expected $want"; sed 's/^/    /' "$T/err"; fi
-}
-contains() { # FILE PATTERN DESCRIPTION
-    if grep -q -- "$2" "$1"; then ok; else bad "$3: '$2' not in $1"; sed 's/^/    /' "$1" | head -5; fi
-}
 absent() { # PATH DESCRIPTION
     if [ ! -e "$1" ]; then ok; else bad "$2: $1 exists"; fi
 }

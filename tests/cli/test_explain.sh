@@ -3,23 +3,9 @@
 # per-base track against the NPY (genome coordinates, both strands), the
 # gradient method, usage errors. Needs MAMBADNA (the program), MD_TEST_DATA.
 set -u
-M=${MAMBADNA:?}
-D=${MD_TEST_DATA:?}
-PY=${PYTHON:-/usr/bin/python3}
+. "$(dirname "$0")/../cli_lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 G=$ROOT/data/genomes/22_20-21M.fa
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-n_ok=0
-n_fail=0
-ok() { n_ok=$((n_ok + 1)); }
-bad() { n_fail=$((n_fail + 1)); echo "FAILED: $*"; }
-expect() { # CODE DESCRIPTION command...
-    want=$1; what=$2; shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    got=$?
-    if [ "$got" -eq "$want" ]; then ok; else bad "$what: exit $got, expected $want"; sed 's/^/    /' "$T/err"; fi
-}
 
 "$M" init -a caduceus-ph -d 16 -l 2 --classes 2 --window 48 --stride 16 --seed 5 \
     -o "$T/m.safetensors" 2>/dev/null || bad "init"

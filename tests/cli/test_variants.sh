@@ -5,27 +5,10 @@
 # VCFs of vt-examples when bench/get-data.sh has fetched them.
 # Needs MAMBADNA (the program), MD_TEST_DATA.
 set -u
-M=${MAMBADNA:?}
-D=${MD_TEST_DATA:?}
-PY=${PYTHON:-/usr/bin/python3}
+. "$(dirname "$0")/../cli_lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 G=$ROOT/data/genomes/22_20-21M.fa
 V=$D/variants/handmade.vcf
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-n_ok=0
-n_fail=0
-ok() { n_ok=$((n_ok + 1)); }
-bad() { n_fail=$((n_fail + 1)); echo "FAILED: $*"; }
-expect() { # CODE DESCRIPTION command...
-    want=$1; what=$2; shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    got=$?
-    if [ "$got" -eq "$want" ]; then ok; else bad "$what: exit $got, expected $want"; sed 's/^/    /' "$T/err"; fi
-}
-contains() { # FILE PATTERN DESCRIPTION
-    if grep -q -- "$2" "$1"; then ok; else bad "$3: '$2' not in $1"; sed 's/^/    /' "$1" | head -5; fi
-}
 records() { grep -vc '^#' "$1"; }
 
 # a small random classifier whose window is its own (the bundled model's may change)

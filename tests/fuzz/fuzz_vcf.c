@@ -9,29 +9,8 @@
 
 #include <htslib/hts.h>
 
+#include "data_url.h"
 #include "mambadna.h"
-
-static char *data_url(const uint8_t *data, size_t size)
-{
-    static const char b64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    static const char prefix[] = "data:;base64,";
-    char *url = malloc(sizeof prefix + (size + 2) / 3 * 4);
-    if (!url) return NULL;
-    memcpy(url, prefix, sizeof prefix - 1);
-    char *o = url + sizeof prefix - 1;
-    for (size_t i = 0; i < size; i += 3) {
-        uint32_t v = (uint32_t)data[i] << 16;
-        if (i + 1 < size) v |= (uint32_t)data[i + 1] << 8;
-        if (i + 2 < size) v |= data[i + 2];
-        *o++ = b64[(v >> 18) & 63];
-        *o++ = b64[(v >> 12) & 63];
-        *o++ = i + 1 < size ? b64[(v >> 6) & 63] : '=';
-        *o++ = i + 2 < size ? b64[v & 63] : '=';
-    }
-    *o = '\0';
-    return url;
-}
 
 static char dir[256], ref[300], out[300];
 static md_model *model;
