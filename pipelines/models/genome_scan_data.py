@@ -277,7 +277,7 @@ def main():
         for _ in range(8):
             d = int(rng.integers(500, 3000))
             s = t[0] + d if t[1] == "+" else t[0] - d - w
-            if "N" not in train.window(s, w):
+            if TRAIN[1] <= s and s + w <= TRAIN[2] and "N" not in train.window(s, w):
                 downstream.append(s)
     add(downstream, "downstream")
     body = []  # inside genes, 3 kb or more past the TSS, away from other TSSs
