@@ -24,11 +24,15 @@ G=$root/data/genomes/22_20-21M.fa
 printf '22:20000001-21000000\t0\t200000\n' > "$T/region.bed"
 L=$root/tests/data/labelled/gue_tata_dev_head.csv
 
-# score: the same windows, scores within the precision's rounding
+# score: the same windows, scores within the precision's rounding; one
+# bundled model on both devices (without -m, a GPU takes the large one)
+printf '22:20000001-21000000\t0\t50000\n' > "$T/region_large.bed"
 for dev in cpu cuda; do
-    run "score on $dev" "$M" score --device "$dev" -R "$T/region.bed" --no-progress -o "$T/$dev.bg" "$G"
+    run "score on $dev" "$M" score --device "$dev" --model-size small -R "$T/region.bed" --no-progress -o "$T/$dev.bg" "$G"
+    run "score on $dev, large model" "$M" score --device "$dev" --model-size large -R "$T/region_large.bed" --no-progress -o "$T/$dev.large.bg" "$G"
 done
-run "score on cuda, bf16" "$M" score --device cuda --precision bf16 -R "$T/region.bed" --no-progress -o "$T/bf16.bg" "$G"
+run "score on cuda, bf16" "$M" score --device cuda --precision bf16 --model-size small -R "$T/region.bed" --no-progress -o "$T/bf16.bg" "$G"
+run "score on cuda without -m" "$M" score --device cuda -R "$T/region_large.bed" --no-progress -o "$T/default.bg" "$G"
 cmp_tracks() { # cmp_tracks A B BOUND: same intervals, values within BOUND
     "$PY" - "$1" "$2" "$3" << 'EOF'
 import sys
@@ -43,6 +47,8 @@ EOF
 }
 cmp_tracks "$T/cpu.bg" "$T/cuda.bg" 1e-4 && ok "score: GPU track equals the CPU's (fp32)" || bad "score: GPU track differs from the CPU's"
 cmp_tracks "$T/cpu.bg" "$T/bf16.bg" 3e-2 && ok "score: bf16 track close to the CPU's" || bad "score: bf16 track far from the CPU's"
+cmp_tracks "$T/cpu.large.bg" "$T/cuda.large.bg" 1e-4 && ok "score: the large model's GPU track equals the CPU's" || bad "score: the large model's GPU track differs from the CPU's"
+cmp -s "$T/cuda.large.bg" "$T/default.bg" && ok "score on a GPU takes the large model by default" || bad "score on a GPU without -m did not take the large model"
 
 # embed: binned hidden states
 for dev in cpu cuda; do
