@@ -12,7 +12,8 @@ cat <<MSG
 
 Outputs:
   demo/chr22_20-21M.bedgraph   per-base promoter probability (bedGraph)
-  demo/chr22_20-21M.bed        $n promoter calls (BED6: name p=<max probability>, score 0-1000, strand)
+  demo/chr22_20-21M.bed        $n promoter calls at the model's calibrated threshold
+                               (BED6: name p=<max probability>, score 0-1000, strand)
 
 Look at them:
   sort -k5,5nr demo/chr22_20-21M.bed | head        # strongest calls
