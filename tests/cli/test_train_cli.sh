@@ -3,26 +3,8 @@
 # resume, exit codes, and nothing left under the output name on errors.
 # Needs MAMBADNA (the program), MD_TEST_DATA; uses MD_SHARED_DATA when set.
 set -u
-M=${MAMBADNA:?}
-D=${MD_TEST_DATA:?}
+. "$(dirname "$0")/../cli_lib.sh"
 S=${MD_SHARED_DATA:-}
-PY=${PYTHON:-/usr/bin/python3}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-n_ok=0
-n_fail=0
-ok() { n_ok=$((n_ok + 1)); }
-bad() { n_fail=$((n_fail + 1)); echo "FAILED: $*"; }
-# expect CODE DESCRIPTION command...
-expect() {
-    want=$1; what=$2; shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    got=$?
-    if [ "$got" -eq "$want" ]; then ok; else bad "$what: exit $got, expected $want"; sed 's/^/    /' "$T/err"; fi
-}
-contains() { # FILE PATTERN DESCRIPTION
-    if grep -q -- "$2" "$1"; then ok; else bad "$3: '$2' not in $1"; sed 's/^/    /' "$1" | head -5; fi
-}
 nothing_left() { # DIR NAME DESCRIPTION: no file whose name contains NAME
     if [ "$(ls -A "$1" | grep -c -- "$2")" -eq 0 ]; then ok; else bad "$3: files left"; ls -A "$1" | sed 's/^/    /'; fi
 }
