@@ -2,7 +2,8 @@
 #   make              library (build/libmambadna.a) and the CLI (./mambadna)
 #   make test         install missing dependencies, build, run every test
 #   make test-asan    unit tests under AddressSanitizer + UBSan (build-asan/)
-#   make test-gpu     CUDA op tests against the CPU reference (needs a GPU)
+#   make test-gpu     GPU checks against the CPU reference (needs a GPU and CUDA=1)
+#   make gpu-checks   build the GPU checks only (build/gpu/), e.g. to run elsewhere
 #   make fuzz         libFuzzer targets (clang), see tests/fuzz/
 #   make install PREFIX=/usr/local
 # Options: CUDA=auto|0|1 (build the CUDA backend when nvcc is found),
@@ -61,7 +62,7 @@ CONFIG_STAMP := $(BUILD)/config.cuda$(CUDA)
 $(CONFIG_STAMP):
 	@mkdir -p $(BUILD) && rm -f $(BUILD)/config.cuda* && touch $@
 
-.PHONY: all demo test test-asan test-gpu deps check-unit bench fuzz install clean
+.PHONY: all demo test test-asan test-gpu gpu-checks deps check-unit bench fuzz install clean
 all: mambadna
 
 $(BUILD)/%.o: %.c $(wildcard src/*.h src/*.inc src/cpu/*.h src/cpu/*.inc cli/*.h) $(CONFIG_STAMP)
@@ -113,7 +114,28 @@ test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -march=native' CUDA=0 \
 	  SANITIZE='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' check-unit
 
+# GPU checks: the harnesses of cuda/dev, linked against the CUDA build of
+# the library. The runner refuses to pass on a GPU machine when one is missing.
+GPU_CHECKS := $(BUILD)/gpu/scan_harness $(BUILD)/gpu/forward_check $(BUILD)/gpu/train_check
+ifeq ($(CUDA),1)
+gpu-checks: $(GPU_CHECKS)
+
+$(BUILD)/gpu/scan_harness: cuda/dev/scan_harness.cu $(BUILD)/cuda/dev/scan_ref.o $(BUILD)/libmambadna.a \
+                           $(wildcard cuda/*.h cuda/dev/*.h)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -Isrc -o $@ $< $(BUILD)/cuda/dev/scan_ref.o $(BUILD)/libmambadna.a \
+	  -Xcompiler -fopenmp $(LDLIBS_ALL) -lgomp
+
+$(BUILD)/gpu/%: cuda/dev/%.c cuda/dev/check_common.h $(BUILD)/libmambadna.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libmambadna.a $(LDLIBS_ALL)
+else
+gpu-checks:
+	@echo "gpu-checks: the CUDA backend is not built (CUDA=$(CUDA)); install nvcc or pass CUDA=1" >&2; exit 1
+endif
+
 test-gpu: all
+	@if [ "$(CUDA)" = 1 ]; then $(MAKE) --no-print-directory gpu-checks; fi
 	@tests/gpu/run-gpu-tests.sh $(BUILD)
 
 bench: $(BENCH_BIN)
