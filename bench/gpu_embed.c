@@ -26,7 +26,7 @@
 #include "mambadna.h"
 #include "model.h" /* md_model_forward_rows */
 #ifdef MD_HAVE_CUDA
-#include "../cuda/backend.h"
+#include "../cuda/cuda_backend.h"
 #endif
 
 #ifndef MD_HAVE_CUDA

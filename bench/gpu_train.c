@@ -32,7 +32,7 @@
 #include "cpu/grad_fast.h"
 #ifdef MD_HAVE_CUDA
 #include <cuda_runtime.h>
-#include "../cuda/backend.h"
+#include "../cuda/cuda_backend.h"
 #endif
 
 #ifndef MD_HAVE_CUDA

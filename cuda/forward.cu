@@ -46,7 +46,7 @@
 #include <vector>
 
 #include "model.h"
-#include "backend.h"
+#include "cuda_backend.h"
 #include "gpu_model.h"
 
 namespace md_gpu {

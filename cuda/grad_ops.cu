@@ -14,9 +14,8 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "mambadna.h"
-#include "backend.h"
-#include "cpu/grad_fast.h"
+#include "model.h"
+#include "cuda_backend.h"
 #include "fast_math.cuh"
 #include "kernel_common.cuh"
 

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "mambadna.h"
-#include "backend.h"
+#include "cuda_backend.h"
 #include "kernel_common.cuh"
 
 namespace {

@@ -38,10 +38,9 @@
 #include <cuda_bf16.h>
 #include <stdint.h>
 
-#include "mambadna.h"
-#include "backend.h"
-#include "cpu/grad_fast.h"
-#include "dev/scan_tuning.h"
+#include "model.h"
+#include "cuda_backend.h"
+#include "scan_tuning.h"
 #include "fast_math.cuh"
 
 namespace {

@@ -21,9 +21,8 @@
 #include <vector>
 
 #include "model.h"
-#include "backend.h"
+#include "cuda_backend.h"
 #include "gpu_model.h"
-#include "cpu/grad_fast.h"
 
 using namespace md_gpu;
 

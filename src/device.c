@@ -1,22 +1,16 @@
 /* device.c: choosing where the forward and training run (.device of the
- * options): "cpu", "cuda", "cuda:N"; and the calls into the CUDA backend
- * (cuda/forward.cu, cuda/train.cu), built into the library when nvcc is
- * found (MD_HAVE_CUDA). */
+ * options): "cpu", "cuda", "cuda:N"; device 0 is the CPU, device k > 0 is
+ * device k - 1 of the accelerator backend (backend.h), when one was built. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "model.h"
-#ifdef MD_HAVE_CUDA
-#include "../cuda/backend.h"
-#endif
 
 int md_device_count(void)
 {
-#ifdef MD_HAVE_CUDA
-    return md_cuda_device_count();
-#else
-    return 0;
-#endif
+    const md_backend *b = md_backend_accelerator();
+    return b ? b->device_count() : 0;
 }
 
 int md_device_parse(const char *name, int *device)
@@ -36,8 +30,11 @@ int md_device_parse(const char *name, int *device)
         if (*end || idx < 0 || idx > 1024)
             return md_error(MD_ERR_ARG, "unknown device '%s' (cpu, cuda or cuda:N)", name);
     }
-#ifdef MD_HAVE_CUDA
-    int n = md_cuda_device_count();
+    const md_backend *b = md_backend_accelerator();
+    if (!b || strcmp(b->name, "cuda") != 0)
+        return md_error(MD_ERR_ARG, "device '%s': this mambadna was built without the CUDA backend "
+                        "(rebuild where nvcc is found, or use --device cpu)", name);
+    int n = b->device_count();
     if (n == 0)
         return md_error(MD_ERR_ARG, "device '%s': no CUDA GPU is visible on this machine "
                         "(use --device cpu)", name);
@@ -46,45 +43,39 @@ int md_device_parse(const char *name, int *device)
                         "(cuda:0 to cuda:%d)", name, n, n > 1 ? "s" : "", n - 1);
     *device = (int)idx + 1;
     return 0;
-#else
-    return md_error(MD_ERR_ARG, "device '%s': this mambadna was built without the CUDA backend "
-                    "(rebuild where nvcc is found, or use --device cpu)", name);
-#endif
 }
 
 int md_device_set_precision(const char *name)
 {
-    int p = !name ? -1 : !strcmp(name, "fp32") ? 0 : !strcmp(name, "tf32") ? 1
-                       : !strcmp(name, "bf16") ? 2 : -1;
+    int p = !name ? -1 : !strcmp(name, "fp32") ? MD_PRECISION_FP32
+                       : !strcmp(name, "tf32") ? MD_PRECISION_TF32
+                       : !strcmp(name, "bf16") ? MD_PRECISION_BF16 : -1;
     if (p < 0) return md_error(MD_ERR_ARG, "unknown precision '%s' (fp32, tf32 or bf16)", name ? name : "");
-#ifdef MD_HAVE_CUDA
-    return md_cuda_set_precision(p == 0 ? MD_CUDA_FP32 : p == 1 ? MD_CUDA_TF32 : MD_CUDA_BF16);
-#else
-    return 0;
-#endif
+    const md_backend *b = md_backend_accelerator();
+    return b ? b->set_precision(p) : 0;
+}
+
+const md_backend *md_device_backend(int device)
+{
+    const md_backend *b = md_backend_accelerator();
+    if (!b)
+        md_error(MD_ERR_ARG, "device cuda:%d asked for, but this mambadna was built without "
+                 "the CUDA backend", device - 1);
+    return b;
 }
 
 int md_device_train_step(md_model *m, int device, int objective, const md_batch *batch,
                          md_adamw *a, double lr, double beta1, double beta2, double eps,
                          double weight_decay, double clip, double *loss, double *grad_norm)
 {
-#ifdef MD_HAVE_CUDA
-    return md_cuda_train_step(m, device, objective, batch, a, lr, beta1, beta2, eps, weight_decay,
-                              clip, loss, grad_norm);
-#else
-    (void)m; (void)objective; (void)batch; (void)a; (void)lr; (void)beta1; (void)beta2;
-    (void)eps; (void)weight_decay; (void)clip; (void)loss; (void)grad_norm;
-    return md_error(MD_ERR_ARG, "device cuda:%d asked for, but this mambadna was built without "
-                    "the CUDA backend", device);
-#endif
+    const md_backend *b = md_device_backend(device + 1);
+    if (!b) return MD_ERR_ARG;
+    return b->train_step(m, device, objective, batch, a, lr, beta1, beta2, eps, weight_decay, clip,
+                         loss, grad_norm);
 }
 
 int md_device_sync_moments(md_model *m, md_adamw *a)
 {
-#ifdef MD_HAVE_CUDA
-    return md_cuda_train_sync_moments(m, a);
-#else
-    (void)m; (void)a;
-    return 0;
-#endif
+    const md_backend *b = md_backend_accelerator();
+    return b ? b->sync_moments(m, a) : 0;
 }

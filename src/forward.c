@@ -8,11 +8,9 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include "backend.h"
 #include "cpu/ops.h"
 #include "model.h"
-#ifdef MD_HAVE_CUDA
-#include "../cuda/backend.h"
-#endif
 
 void md_forward_opt_init(md_forward_opt *opt)
 {
@@ -317,13 +315,9 @@ int md_model_forward_rows(md_model *m, const uint8_t *tokens, int B, int64_t L,
         if (tokens[i] >= c->vocab_size)
             return md_error(MD_ERR_ARG, "token id %d outside the vocabulary (%d)", tokens[i],
                             c->vocab_size);
-    if (opt && opt->device > 0) { /* CUDA device opt->device - 1 */
-#ifdef MD_HAVE_CUDA
-        return md_cuda_forward_rows(m, tokens, B, L, opt, out);
-#else
-        return md_error(MD_ERR_ARG, "device cuda:%d asked for, but this mambadna was built "
-                        "without the CUDA backend", opt->device - 1);
-#endif
+    if (opt && opt->device > 0) { /* accelerator device opt->device - 1 */
+        const md_backend *b = md_device_backend(opt->device);
+        return b ? b->forward_rows(m, tokens, B, L, opt, out) : MD_ERR_ARG;
     }
     set_threads(opt);
     int64_t chunk = opt ? opt->chunk : 0;
@@ -476,13 +470,8 @@ static int forward_pooled(md_model *m, const uint8_t *tokens, int R, int64_t L,
         if (tokens[i] >= m->cfg.vocab_size)
             return md_error(MD_ERR_ARG, "token id %d outside the vocabulary (%d)", tokens[i],
                             m->cfg.vocab_size);
-#ifdef MD_HAVE_CUDA
-    return md_cuda_forward_pooled(m, tokens, R, L, opt, m->cfg.pool, f);
-#else
-    (void)f;
-    return md_error(MD_ERR_ARG, "device cuda:%d asked for, but this mambadna was built "
-                    "without the CUDA backend", opt->device - 1);
-#endif
+    const md_backend *b = md_device_backend(opt->device);
+    return b ? b->forward_pooled(m, tokens, R, L, opt, m->cfg.pool, f) : MD_ERR_ARG;
 }
 
 int md_model_classify(md_model *m, const uint8_t *tokens, int B, int64_t L,

@@ -6,10 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "model.h"
-#ifdef MD_HAVE_CUDA
-#include "../cuda/backend.h"
-#endif
 
 /* Tensor names follow the checkpoints users bring: mamba_ssm's
  * MambaLMHeadModel for causal models, Caduceus for bidirectional ones. */
@@ -149,9 +147,8 @@ nomem:
 void md_model_free(md_model *m)
 {
     if (!m) return;
-#ifdef MD_HAVE_CUDA
-    md_cuda_model_release(m); /* the parameters' device copy, if any */
-#endif
+    const md_backend *b = md_backend_accelerator();
+    if (b) b->model_release(m); /* the parameters' device copy, if any */
     for (int i = 0; i < m->n_meta; i++) {
         free(m->meta_keys[i]);
         free(m->meta_values[i]);

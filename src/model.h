@@ -5,6 +5,12 @@
 
 #include "mambadna.h"
 
+/* The training scan forward saves the states entering every chunk of this
+ * many steps, (rows, chunks, N, E) with chunks = ceil(Ls / MD_SCAN_CHUNK),
+ * from which the backward recomputes the states of one chunk at a time: a
+ * layout every backend's training scan shares. */
+#define MD_SCAN_CHUNK 64
+
 /* One direction of a Mamba mixer. E inner width, N state size, R dt rank,
  * K conv width. In bidirectional models the reverse direction's in_proj and
  * out_proj alias the forward ones (tied). */
@@ -50,8 +56,8 @@ struct md_model {
     float *head_b;           /* (C) */
     char **meta_keys, **meta_values;
     int n_meta;
-    void *gpu;               /* device copy for the CUDA forward (cuda/forward.cu:
-                                md_cuda_model_release frees it), or NULL */
+    void *gpu;               /* the accelerator backend's copy of the model (its
+                                model_release frees it, backend.h), or NULL */
 };
 
 /* Build the parameter table and the buffer (zeroed) for cfg. NULL on error. */
@@ -81,8 +87,8 @@ int md_model_loss_grad_f64(const md_model *m, const double *params, int objectiv
 int md_model_input_grad(md_model *m, const uint8_t *tokens, int B, int64_t L, int cls,
                         int threads, float *prob, float *grad);
 
-/* A training step on CUDA device `device` (0-based; cuda/train.cu through
- * src/device.c): loss, gradient, clipping and AdamW on the device; the
+/* A training step on accelerator device `device` (0-based; through the
+ * backend table, backend.h): loss, gradient, clipping and AdamW on the device; the
  * updated parameters copied back into m, the moments kept on the device
  * until md_device_sync_moments copies them into a. */
 int md_device_train_step(md_model *m, int device, int objective, const md_batch *batch,

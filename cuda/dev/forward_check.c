@@ -24,7 +24,7 @@
 #include <time.h>
 
 #include "model.h"
-#include "../cuda/backend.h"
+#include "../cuda/cuda_backend.h"
 
 #include "check_common.h"
 

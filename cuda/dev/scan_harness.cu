@@ -27,9 +27,9 @@
 #include <vector>
 
 #include "mambadna.h"
-#include "../backend.h"
+#include "../cuda_backend.h"
 #include "scan_ref.h"
-#include "scan_tuning.h"
+#include "../scan_tuning.h"
 
 #define CK(x)                                                                              \
     do {                                                                                   \

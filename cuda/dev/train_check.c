@@ -33,7 +33,7 @@
 
 #include "model.h"
 #include "cpu/grad_fast.h"
-#include "../cuda/backend.h"
+#include "../cuda/cuda_backend.h"
 
 #include "check_common.h"
 

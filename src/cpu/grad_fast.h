@@ -9,10 +9,7 @@
 
 #include <stdint.h>
 
-/* The scan forward saves the states entering every chunk of this many
- * steps, (rows, chunks, N, E) with chunks = ceil(Ls / MD_SCAN_CHUNK), from
- * which the backward recomputes the states of one chunk at a time. */
-#define MD_SCAN_CHUNK 64
+#include "model.h" /* MD_SCAN_CHUNK */
 
 /* Depthwise causal conv1d + SiLU of rows of Ls steps from zero states:
  * out (rows*Ls, E) from x (rows*Ls, ldx), w (E, K), b (E). */

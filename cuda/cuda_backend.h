@@ -1,4 +1,4 @@
-/* backend.h: the CUDA backend's C API (no CUDA types: C code includes it).
+/* cuda_backend.h: the CUDA backend's C API (no CUDA types: C code includes it).
  *
  * All tensor pointers are device memory (cudaMalloc), in the time-major
  * layouts of the CPU ops (src/cpu/ops.h): element (b, t, e) of u at
