@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "genome_sampler.h"
 #include "mambadna.h"
 
 struct md_genome {

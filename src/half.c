@@ -7,6 +7,7 @@
  * float16 NaN survives f16 -> f32 -> f16 bit for bit). */
 #include <string.h>
 
+#include "half.h"
 #include "mambadna.h"
 
 static uint32_t f32_bits(float x)

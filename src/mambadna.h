@@ -276,13 +276,6 @@ int md_outfile_commit(md_outfile *out);
 void md_outfile_abort(md_outfile *out);
 /** Remove every temporary file still open (async-signal-safe). */
 void md_outfile_cleanup_all(void);
-/** Reserve a temporary name for a writer that opens files itself (libBigWig,
- *  htslib): returns a malloc'ed "DIR/.NAME.tmpXXXXXX"-style path registered
- *  for cleanup; commit with md_tmpname_commit (rename) or md_tmpname_abort. */
-char *md_tmpname_reserve(const char *final_path);
-int md_tmpname_commit(char *tmp_path, const char *final_path);
-void md_tmpname_abort(char *tmp_path);
-
 /** bedGraph: consecutive equal values on adjacent intervals are merged. */
 typedef struct md_bedgraph md_bedgraph;
 md_bedgraph *md_bedgraph_open(const char *path, const char *track_line);
@@ -329,12 +322,6 @@ md_bamout *md_bamout_open(const char *path, const struct sam_hdr_t *hdr, const c
 int md_bamout_write(md_bamout *w, const struct bam1_t *rec, const float *score);
 /** Finish the file and rename it (commit), or remove it. */
 int md_bamout_close(md_bamout *w, int commit);
-
-/** Half-precision conversions (round to nearest even). */
-uint16_t md_f32_to_f16(float x);
-float md_f16_to_f32(uint16_t h);
-uint16_t md_f32_to_bf16(float x);
-float md_bf16_to_f32(uint16_t h);
 
 /* ------------------------------------------------------------------ */
 /* Models                                                              */
@@ -556,53 +543,6 @@ int md_eval_classify(md_model *m, const md_labelled *d, int batch,
 /* Training                                                            */
 /* ------------------------------------------------------------------ */
 
-/** xoshiro256** seeded through splitmix64: reproducible on every platform.
- *  Its whole state is s[4], saved in training-state files. */
-typedef struct md_rng {
-    uint64_t s[4];
-} md_rng;
-
-void md_rng_seed(md_rng *r, uint64_t seed);
-uint64_t md_rng_next(md_rng *r);
-/** Uniform double in [0, 1) (53 bits). */
-double md_rng_uniform(md_rng *r);
-/** Uniform integer in [0, n), n >= 1, without modulo bias. */
-uint64_t md_rng_below(md_rng *r, uint64_t n);
-
-/** AdamW (Loshchilov & Hutter, as torch.optim.AdamW): decoupled weight decay
- *  p -= lr * wd * p on every tensor not marked no_decay (norms, biases,
- *  A_log, D, as mamba_ssm), then p -= lr * m_hat / (sqrt(v_hat) + eps) with
- *  bias-corrected moments. The moments mirror the parameter buffer: one
- *  allocation each, same layout. */
-typedef struct md_adamw {
-    int64_t n;      /**< parameters */
-    float *m, *v;   /**< [n] first and second moments */
-    int64_t t;      /**< steps taken (bias correction) */
-} md_adamw;
-
-/** Zeroed moments for n parameters. */
-int md_adamw_init(md_adamw *a, int64_t n);
-void md_adamw_free(md_adamw *a);
-/** One step on the parameters of m (n must be md_model_n_params(m)) with the
- *  gradient g[n] at learning rate lr. Deterministic (no threads). */
-int md_adamw_step(md_adamw *a, md_model *m, const float *g, double lr, double beta1,
-                  double beta2, double eps, double weight_decay);
-/** Global L2 norm of g[n] (accumulated in double); when max_norm > 0 and the
- *  norm exceeds it, g is scaled by max_norm / norm. Returns the norm before
- *  clipping. */
-double md_clip_grad_norm(float *g, int64_t n, double max_norm);
-/** Learning rate of 0-based step `step` of `total`: linear warm-up from
- *  lr / warmup to lr over the first `warmup` steps, then cosine decay to
- *  lr * min_ratio at step total - 1 (and min_ratio * lr after it). */
-double md_lr_at(int64_t step, int64_t total, int64_t warmup, double lr, double min_ratio);
-
-/** MLM corruption as BERT and Caduceus: each A/C/G/T position is chosen with
- *  probability p; a chosen position becomes [MASK] (80 %), a random base
- *  (10 %) or stays (10 %), and its target is the original token. targets[i]
- *  is [PAD] (not scored) at every other position. tokens[n] is modified in
- *  place. Returns the number of chosen positions. */
-int64_t md_mlm_mask(md_rng *r, double p, uint8_t *tokens, uint8_t *targets, int64_t n);
-
 /** Genome sequences held in memory as tokens (1 byte per base), for random
  *  windows. */
 typedef struct md_genome md_genome;
@@ -613,17 +553,6 @@ void md_genome_free(md_genome *g);
 int md_genome_n_contigs(const md_genome *g);
 /** Total bases. */
 int64_t md_genome_bases(const md_genome *g);
-/** Windows with more than this fraction of N are skipped [0.1]. */
-void md_genome_set_max_n(md_genome *g, double max_n_frac);
-/** One window of L tokens into out[L]: a contig drawn with probability
- *  proportional to its number of windows (len - L + 1: every start of the
- *  genome equally likely), a uniform start, skipped and drawn again while
- *  its N fraction is above the limit; reverse complemented with probability
- *  0.5 when rc != 0. Everything drawn from r. *n_skipped (may be NULL) gets
- *  the count of N-rich windows skipped. Error when no contig holds L bases
- *  or 10000 draws in a row are N-rich. */
-int md_genome_sample(md_genome *g, md_rng *r, int64_t L, int rc, uint8_t *out,
-                     int64_t *n_skipped);
 
 /** Early-stopping metrics of fine-tuning. */
 enum md_train_metric { MD_METRIC_MCC = 0, MD_METRIC_AUROC, MD_METRIC_LOSS, MD_METRIC_ACCURACY };

@@ -4,6 +4,7 @@
 #define MD_MODEL_H
 
 #include "mambadna.h"
+#include "optim.h"
 
 /* The training scan forward saves the states entering every chunk of this
  * many steps, (rows, chunks, N, E) with chunks = ceil(Ls / MD_SCAN_CHUNK),

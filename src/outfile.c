@@ -31,6 +31,7 @@
 #include <htslib/bgzf.h>
 
 #include "mambadna.h"
+#include "tmpname.h"
 
 #define REG_SLOTS 256     /* live temporaries at once */
 #define REG_PATH_MAX 4096 /* bytes per path, NUL included */

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "half.h"
 #include "safetensors.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__

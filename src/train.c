@@ -17,7 +17,9 @@
 #include <time.h>
 #include <jansson.h>
 
+#include "genome_sampler.h"
 #include "model.h"
+#include "tmpname.h"
 
 #define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(17))
 #define N_LOSS_AVG 10 /* steps averaged for the first and last loss */

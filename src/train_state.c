@@ -26,6 +26,7 @@
 
 #include "model.h"
 #include "safetensors.h"
+#include "tmpname.h"
 
 #define STATE_FORMAT "mambadna-train-state-1"
 #define MARKER_FORMAT "mambadna-checkpoint-1"

@@ -21,7 +21,9 @@
 #include <htslib/hfile.h>
 #include <htslib/sam.h>
 
+#include "half.h"
 #include "mambadna.h"
+#include "tmpname.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the NPY and bigWig writers assume a little-endian host"

@@ -12,6 +12,7 @@
 #include <htslib/kstring.h>
 
 #include "testutil.h"
+#include "tmpname.h"
 
 /* A fresh empty directory under the test tmpdir. */
 static const char *fresh_dir(char *buf, size_t size, const char *name)

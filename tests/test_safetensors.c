@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "safetensors.h"
+#include "half.h"
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */

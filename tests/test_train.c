@@ -7,6 +7,7 @@
 #include <math.h>
 #include <sys/stat.h>
 
+#include "genome_sampler.h"
 #include "model.h"
 #include "testutil.h"
 

@@ -8,6 +8,7 @@
 
 #include <bigWig.h>
 
+#include "half.h"
 #include "testutil.h"
 
 static const char *fresh_dir(char *buf, size_t size, const char *name)
