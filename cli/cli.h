@@ -70,6 +70,7 @@ CLI_COMMAND_DECL(pretrain);
 CLI_COMMAND_DECL(finetune);
 CLI_COMMAND_DECL(variants);
 CLI_COMMAND_DECL(explain);
+CLI_COMMAND_DECL(bigwig);
 
 /* Path of a bundled model ("promoter-human.safetensors"): in $MAMBADNA_MODELS,
  * else data/models/ beside the program (a source checkout), else

@@ -7,6 +7,7 @@
 static const cli_command commands[] = {
     {"score", "promoter scores along genomes: tracks, calls, regions, reads", score_main, score_usage},
     {"variants", "effects of VCF/BCF variants on the score (INFO tags)", variants_main, variants_usage},
+    {"bigwig", "write a bedGraph track as bigWig (as score -o OUT.bw writes it)", bigwig_main, bigwig_usage},
     {"explain", "per-base attributions of scores: ISM or gradients", explain_main, explain_usage},
     {"embed", "hidden states of sequences, per position or pooled (NPY)", embed_main, embed_usage},
     {"eval", "classification metrics on labelled sequences", eval_main, eval_usage},

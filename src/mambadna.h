@@ -282,6 +282,18 @@ md_bedgraph *md_bedgraph_open(const char *path, const char *track_line);
 int md_bedgraph_add(md_bedgraph *bg, const char *contig, int64_t beg,
                     int64_t end, float value);
 int md_bedgraph_close(md_bedgraph *bg, int commit);
+/** One interval of a bedGraph track; contig points into the parsed line. */
+typedef struct md_bedgraph_interval {
+    const char *contig;
+    int64_t beg, end; /* 0-based half-open */
+    float value;
+} md_bedgraph_interval;
+/** Parse one bedGraph line in place (its separators become NULs): chrom,
+ *  start, end, value, separated by tabs (or, without any tab, by spaces),
+ *  0 <= start < end, the value a float ("nan" and "inf" allowed) that reads
+ *  back as the one md_bedgraph_add was given. Returns 0, 1 for a line to
+ *  skip (track, browser, '#', blank), or MD_ERR_FORMAT. */
+int md_bedgraph_parse_line(char *line, md_bedgraph_interval *out);
 
 /** bigWig through libBigWig; contigs must be added in the order given. */
 typedef struct md_bigwig md_bigwig;

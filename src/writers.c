@@ -1,4 +1,5 @@
-/* writers.c: bedGraph, bigWig, NPY and BAM outputs.
+/* writers.c: bedGraph, bigWig, NPY and BAM outputs (and the bedGraph line
+ * parser, to read a track back).
  *
  * Every writer goes through outfile.c: the output is written under a
  * temporary name and renamed on a successful close with commit, so a failed
@@ -7,6 +8,7 @@
  * intervals out of order. NPY rows are streamed and the row count is
  * written into the header at the end. BAM copies of an input go through
  * htslib on a duplicate of the output's file descriptor. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -170,6 +172,107 @@ int md_bedgraph_close(md_bedgraph *bg, int commit)
     free(bg->path);
     free(bg);
     return rc;
+}
+
+/* A bedGraph coordinate: digits only, no larger than INT64_MAX. */
+static int bedgraph_pos(const char *s, int col, const char *what, int64_t *v)
+{
+    if (!*s) return md_error(MD_ERR_FORMAT, "bedGraph column %d (%s) is empty", col, what);
+    int64_t x = 0;
+    for (const char *p = s; *p; p++) {
+        if (!isdigit((unsigned char)*p))
+            return md_error(MD_ERR_FORMAT,
+                            "bedGraph column %d (%s) '%.40s' is not a non-negative integer", col,
+                            what, s);
+        int d = *p - '0';
+        if (x > (INT64_MAX - d) / 10)
+            return md_error(MD_ERR_FORMAT, "bedGraph column %d (%s) '%.40s' is too large", col,
+                            what, s);
+        x = x * 10 + d;
+    }
+    *v = x;
+    return 0;
+}
+
+static int starts_word(const char *s, const char *w)
+{
+    size_t n = strlen(w);
+    return strncmp(s, w, n) == 0 && (s[n] == '\0' || isspace((unsigned char)s[n]));
+}
+
+#define BEDGRAPH_COLS 4
+
+int md_bedgraph_parse_line(char *line, md_bedgraph_interval *out)
+{
+    if (!line || !out) return md_error(MD_ERR_ARG, "md_bedgraph_parse_line: NULL argument");
+    memset(out, 0, sizeof *out);
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+    const char *p = line;
+    while (*p == ' ' || *p == '\t') p++;
+    if (!*p || *p == '#' || starts_word(p, "track") || starts_word(p, "browser")) return 1;
+
+    /* Columns are separated by tabs; a line without any tab is split at runs
+     * of spaces. */
+    char *col[BEDGRAPH_COLS];
+    int ncol = 0;
+    char *s = line;
+    if (strchr(line, '\t')) {
+        for (;;) {
+            char *t = strchr(s, '\t');
+            if (ncol < BEDGRAPH_COLS) col[ncol] = s;
+            ncol++;
+            if (!t) break;
+            *t = '\0';
+            s = t + 1;
+        }
+    } else {
+        for (;;) {
+            while (*s == ' ') s++;
+            if (!*s) break;
+            if (ncol < BEDGRAPH_COLS) col[ncol] = s;
+            ncol++;
+            while (*s && *s != ' ') s++;
+            if (!*s) break;
+            *s++ = '\0';
+        }
+    }
+    if (ncol != BEDGRAPH_COLS)
+        return md_error(MD_ERR_FORMAT,
+                        "bedGraph line has %d column%s: expected 4 (chrom, start, end, value) "
+                        "separated by tabs",
+                        ncol, ncol == 1 ? "" : "s");
+    if (!*col[0]) return md_error(MD_ERR_FORMAT, "bedGraph column 1 (chrom) is empty");
+    for (const char *c = col[0]; *c; c++)
+        if (isspace((unsigned char)*c) || !isprint((unsigned char)*c))
+            return md_error(MD_ERR_FORMAT,
+                            "bedGraph column 1 (chrom) '%.40s' contains white space or a control "
+                            "character",
+                            col[0]);
+    int64_t beg, end;
+    int ret = bedgraph_pos(col[1], 2, "start", &beg);
+    if (ret == 0) ret = bedgraph_pos(col[2], 3, "end", &end);
+    if (ret < 0) return ret;
+    if (beg >= end)
+        return md_error(MD_ERR_FORMAT,
+                        "bedGraph interval %lld-%lld is empty: the start must be below the end",
+                        (long long)beg, (long long)end);
+    /* strtof reads back exactly the float32 a printed value came from */
+    char *stop;
+    errno = 0;
+    float v = strtof(col[3], &stop);
+    if (!*col[3] || isspace((unsigned char)*col[3]) || *stop)
+        return md_error(MD_ERR_FORMAT, "bedGraph column 4 (value) '%.40s' is not a number",
+                        col[3]);
+    if (errno == ERANGE && isinf(v))
+        return md_error(MD_ERR_FORMAT,
+                        "bedGraph column 4 (value) '%.40s' is beyond the range of a float",
+                        col[3]);
+    out->contig = col[0];
+    out->beg = beg;
+    out->end = end;
+    out->value = v;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */

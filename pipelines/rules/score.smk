@@ -1,6 +1,7 @@
 # Scoring: each genome is cut into pieces (contigs, or BED regions, and long
 # ones into pieces that overlap by one window), scored one job per piece and
-# gathered into the track and calls one `mambadna score` run writes.
+# gathered into the track and calls (and, with score.bigwig, the bigWig) one
+# `mambadna score` run writes.
 
 import subprocess
 
@@ -12,6 +13,8 @@ def score_targets():
     out = []
     for name in SCORE["genomes"]:
         out += [os.path.join(SCORE_DIR, name + ext) for ext in (".bedgraph", ".bed")]
+        if SCORE["bigwig"]:
+            out.append(os.path.join(SCORE_DIR, name + ".bw"))
     out.append(os.path.join(OUT, "report", "score_track.png"))
     return out
 
@@ -109,6 +112,29 @@ rule score_gather_track:
         **res("light"),
     shell:
         "{PYTHON} {SCRIPTS}/gather_track.py {input.plan}/pieces.tsv {output} {input.pieces} 2> {log}"
+
+
+# The bigWig one run writes: the pieces gathered in the genome's order (one run
+# sorts regions for a bigWig), written by `mambadna bigwig` with the contig
+# list of the FASTA's index.
+rule score_bigwig:
+    input:
+        plan=os.path.join(SCORE_DIR, "{name}", "plan"),
+        pieces=score_pieces("bedgraph"),
+        fai=lambda w: fai("score-" + w.name),
+    output:
+        os.path.join(SCORE_DIR, "{name}.bw"),
+    params:
+        fasta=lambda w: fasta("score-" + w.name),
+    log:
+        log("score_bigwig", "{name}"),
+    threads: 1
+    resources:
+        **res("light"),
+    shell:
+        "({PYTHON} {SCRIPTS}/gather_track.py --genome-order {input.fai} {input.plan}/pieces.tsv - "
+        "{input.pieces} | {MAMBADNA} bigwig --literal-names -g {params.fasta} -o {output} -) "
+        "2> {log}"
 
 
 # Calls split between pieces are scored again over their own span: a scoring job.

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The Snakemake workflow (pipelines/Snakefile) on its example configuration:
-# every section end to end on two cores; the gathered track, calls, NPY and
-# VCF equal single runs; a multi-contig genome cut into many small pieces
+# every section end to end on two cores; the gathered track, bigWig, calls,
+# NPY and VCF equal single runs; a multi-contig genome cut into many small pieces
 # gives one run's bytes too; nothing is left to do afterwards and touching
 # an input reruns only what depends on it; the report is written; the
 # wrappers' tests pass; a SLURM dry run plans every job with its resources.
@@ -44,6 +44,9 @@ $SMK --cores 2 $TARGETS >"$T/run.log" 2>&1 || { no "snakemake run"; tail -40 "$T
 [ -s "$T/one.bed" ] && cmp -s "$T/one.bedgraph" out/score/chr22_piece.bedgraph ||
     no "gathered track differs from one mambadna score run"
 cmp -s "$T/one.bed" out/score/chr22_piece.bed || no "gathered calls differ from one mambadna score run"
+"$M" score -m data/models/promoter-human.safetensors --literal-names -R pipelines/example/score_regions.bed \
+    -t 2 --no-progress -o "$T/one.bw" data/genomes/22_20-21M.fa 2>/dev/null
+[ -s "$T/one.bw" ] && cmp -s "$T/one.bw" out/score/chr22_piece.bw || no "gathered bigWig differs from one mambadna score run"
 [ -s out/report/score_track.png ] || no "no score track picture"
 
 # embedding: one NPY and sidecar, as one run writes them
@@ -99,9 +102,13 @@ awk '!/^>/ {s = s $0} length(s) > 4000 {exit} END {
     n = split("a 2000 b:x 333 c 1501 d 30", f, " ");
     for (i = 1; i <= n; i += 2) { print ">" f[i]; print substr(s, p + 1, f[i + 1]); p += f[i + 1] } }' \
     data/genomes/22_20-21M.fa >"$T/multi.fa"
+"$M" faidx "$T/multi.fa" 2>/dev/null   # one run's bigWig takes the contig sizes from the index
 "$M" init -a caduceus-ph -d 16 -l 2 --classes 2 -o "$T/tiny.safetensors" 2>/dev/null
 thr=$("$M" score -m "$T/tiny.safetensors" -w 50 -s 13 -f tsv --no-progress "$T/multi.fa" 2>/dev/null |
     cut -f6 | sort -g | awk '{v[NR] = $1} END {print v[int(NR / 2)]}')
+# contigs out of the genome's order (a bedGraph allows it, each contig's
+# regions sorted): one run sorts the regions for its bigWig
+printf 'c\t100\t1400\na\t10\t1100\na\t1200\t2000\nb:x\t0\t333\n' >"$T/unsorted.bed"
 cat >"$T/multi.yaml" <<CFG
 mambadna: $M
 outdir: $T/multi
@@ -109,6 +116,8 @@ model: $T/tiny.safetensors
 score:
   genomes:
     multi: {fasta: $T/multi.fa}
+    unsorted: {fasta: $T/multi.fa, regions: $T/unsorted.bed}
+  bigwig: true
   window: 50
   stride: 13
   piece_length: 60
@@ -126,6 +135,13 @@ cmp -s "$T/multi_one.bedgraph" "$T/multi/score/multi.bedgraph" ||
     no "multi-contig calls differ from one run"
 grep -q "[1-9][0-9]* across pieces scored again" "$T/multi/logs/score_gather_calls/multi.log" ||
     no "no call across pieces was scored again"
+"$M" score -m "$T/tiny.safetensors" -w 50 -s 13 --no-progress -o "$T/multi_one.bw" "$T/multi.fa" 2>/dev/null
+[ -s "$T/multi_one.bw" ] && cmp -s "$T/multi_one.bw" "$T/multi/score/multi.bw" ||
+    no "multi-contig bigWig differs from one run"
+"$M" score -m "$T/tiny.safetensors" -w 50 -s 13 --literal-names -R "$T/unsorted.bed" --no-progress \
+    -o "$T/unsorted_one.bw" "$T/multi.fa" 2>/dev/null
+[ -s "$T/unsorted_one.bw" ] && cmp -s "$T/unsorted_one.bw" "$T/multi/score/unsorted.bw" ||
+    no "bigWig of unsorted regions differs from one run"
 
 # a model that gives every window the same score: one run writes one track
 # line and one call per contig, so every piece boundary must merge
@@ -138,6 +154,9 @@ snakemake -s "$ROOT/pipelines/Snakefile" --configfile "$T/flat.yaml" --cores 2 s
     -o "$T/flat_one.bedgraph" --calls "$T/flat_one.bed" "$T/multi.fa" 2>/dev/null
 [ "$(wc -l <"$T/flat_one.bedgraph")" -le 6 ] && cmp -s "$T/flat_one.bedgraph" "$T/flat/score/multi.bedgraph" ||
     no "constant track not merged across pieces as one run writes it"
+"$M" score -m "$T/flat.safetensors" -w 50 -s 13 --no-progress -o "$T/flat_one.bw" "$T/multi.fa" 2>/dev/null
+[ -s "$T/flat_one.bw" ] && cmp -s "$T/flat_one.bw" "$T/flat/score/multi.bw" ||
+    no "constant bigWig not merged across pieces as one run writes it"
 [ -s "$T/flat_one.bed" ] && cmp -s "$T/flat_one.bed" "$T/flat/score/multi.bed" ||
     no "constant-score calls differ from one run"
 
@@ -168,6 +187,6 @@ snakemake $TARGETS -s "$ROOT/pipelines/Snakefile" --configfile pipelines/config.
 # as many scoring jobs as the example's plan has pieces (it depends on the model's window)
 n_pieces=$(($(wc -l < out/score/chr22_piece/plan/pieces.tsv) - 1))
 [ "$n_pieces" -gt 1 ] || no "the example is cut into several scoring pieces"
-"${PYTHON:-python3}" "$ROOT/tests/cli/slurm_plan_check.py" "$T/slurm_pieces.log" score_piece="$n_pieces" embed_piece=4 || no "SLURM plan"
-[ "$fail" -eq 0 ] && echo "[  PASSED  ] pipeline: every section end to end, gathered outputs equal single runs, report, wrappers, SLURM plan"
+"${PYTHON:-python3}" "$ROOT/tests/cli/slurm_plan_check.py" "$T/slurm_pieces.log" score_piece="$n_pieces" embed_piece=4 score_bigwig=1 || no "SLURM plan"
+[ "$fail" -eq 0 ] && echo "[  PASSED  ] pipeline: every section end to end, gathered outputs (bigWig included) equal single runs, report, wrappers, SLURM plan"
 exit "$fail"
