@@ -345,9 +345,12 @@ computed in float64 from those F32 values (so a float64 implementation that
 reads the F32 weights should match to ~1e-12; a float32 implementation needs a
 correspondingly looser tolerance).
 
-Sizes of all three models: d_model 32, n_layer 2, d_state 16, d_conv 4,
-expand 2 (E = 64), dt_rank 2, vocab 16 (12 tokens padded to 16), RMSNorm
-(eps 1e-5), fused_add_norm true, residual_in_fp32 true. Tokens:
+Sizes of all six models: d_model 32, n_layer 2, d_state 16, d_conv 4,
+expand 2 (E = 64), dt_rank 2, vocab 16 (12 tokens padded to 16), norm eps
+1e-5, fused_add_norm true, residual_in_fp32 true. `mamba/`, `caduceus_ph/`
+and `caduceus_ps/` use RMSNorm and the "add" combine; `mamba_ln/`,
+`caduceus_ph_ln_mul/` and `caduceus_ps_ln_mul/` use LayerNorm and (Caduceus)
+the "ew_multiply" combine. Tokens:
 [CLS]=0 [SEP]=1 [BOS]=2 [MASK]=3 [PAD]=4 [RESERVED]=5 [UNK]=6 A=7 C=8 G=9 T=10
 N=11, 12..15 padding; complement map 7<->10, 8<->9, others fixed.
 
@@ -376,6 +379,14 @@ N=11, 12..15 padding; complement map 7<->10, 8<->9, others fixed.
   halves of hidden and residual at every block's add+norm (source-exact; see
   `rcps_block_fused_add_norm` in mamba_ref.py); the fixtures include this.
 
+- `mamba_ln/`, `caduceus_ph_ln_mul/`, `caduceus_ps_ln_mul/`: the same three
+  layouts with `rms_norm: false` (mamba_ssm's `nn.LayerNorm` with weight and
+  bias: every `norm.weight` / `norm_f.weight` has a `norm.bias` /
+  `norm_f.bias` beside it, biased variance, eps 1e-5) and, for the two
+  Caduceus ones, `bidirectional_strategy: "ew_multiply"` (the forward and the
+  flipped reverse mixer outputs multiplied elementwise instead of added).
+  Their own seeds; the layer-norm biases are N(0, 0.2^2).
+
 config.json files are written with sorted keys (as transformers does), so the
 `complement_map` object keys are strings in lexicographic order ("0", "1", "10", ...).
 
@@ -397,6 +408,19 @@ Each directory also has `io.safetensors`:
 
 For PS, `hidden_rc == hidden[:, ::-1, ::-1]` (RC equivariance).
 
+The `io.safetensors` of the LayerNorm / ew_multiply checkpoints also hold a
+classification head of 3 classes and what it gives:
+
+| name | dtype | shape | content |
+|---|---|---|---|
+| score.weight | F32 | [3, 32] | head weights (C, D) |
+| score.bias | F32 | [3] | head bias |
+| class_probs | F64 | [2, 3] | softmax(score.weight @ f + score.bias) |
+
+with f (D) the mean of `hidden` over the positions whose id is not [PAD]; for
+PS the mean of both strands, (f1 + f2[::-1]) / 2 with f1, f2 the pooled first
+and second halves (`classify_probs` in mamba_ref.py).
+
 ## `ops.safetensors` (single ops, all F64; B 2, L 50, E 24, N 16, R 3, D 12, K 4)
 
 - `rmsnorm.{x (B,L,D), w (D), out}`: x / sqrt(mean(x^2) + 1e-5) * w
@@ -415,6 +439,20 @@ For PS, `hidden_rc == hidden[:, ::-1, ::-1]` (RC equivariance).
   `mixer.ssm_state (B,E,N)`
 - `bimamba.*`: Caduceus BiMamba ("add"): `bimamba.x`, `bimamba.fwd.*` (all mixer
   parameters), `bimamba.rev.*` (without in_proj/out_proj, tied to fwd), `bimamba.out`
+
+## Gradients (`grads_<model>.safetensors`)
+
+For `mamba`, `caduceus_ph`, `mamba_ln`, `caduceus_ph_ln_mul` and
+`caduceus_ps_ln_mul`. Written by `tests/reference/grad_ref.py`, an
+independent PyTorch (float64, autograd) implementation of the same models:
+fixed `input_ids` and `targets` (I64 [2, 23]; [PAD] = 4 targets are not
+scored), the masked-LM cross-entropy with the tied LM head (`loss`; for PS
+the RCPS head), and `grad.<tensor>` for every stored float tensor (tied
+in/out projections accumulate both directions). Regenerate with
+`/usr/bin/python3 tests/reference/grad_ref.py [MODEL...]` after
+make_golden.py (needs Debian's python3-torch; the test itself needs only the
+committed files). The losses agree with the numpy forward of mamba_ref.py to
+1e-14 (checked by test_reference_selfcheck.py).
 """
 
 
