@@ -36,7 +36,9 @@ typedef struct gbuf {
     int64_t n;
 } gbuf;
 
-static const uint32_t SENTINEL = 0x7fc0beefu; /* a NaN no op computes */
+/* guard value: a finite float (about -6.3e37) that no op computes, also not
+ * from reading a guard (a NaN would come back unchanged through arithmetic) */
+static const uint32_t SENTINEL = 0xfe3ebeefu;
 
 static gbuf gb_new(int64_t n, double lo, double hi)
 {
