@@ -3,7 +3,9 @@
  * two rows of 1100 steps: neither a multiple of the scan chunk nor of the
  * tile), on fresh random inputs, in both time directions. The oracle is the
  * float64 template kernels of cpu/grad_ops.inc where the library exports
- * them (conv and scan) and a plain float64 loop written here for the norms.
+ * them (conv and scan) and a plain float64 loop written here for the norms
+ * and the matrix products. The inference ops also run on two channel ranges
+ * (as their threads do), the first of which must leave the other alone.
  * Every output sits between sentinel guards and starts poisoned (NaN): the
  * op must write all of it and nothing outside it. The small-shape kernel
  * cases of test_grad.c (odd widths, lead dimensions, thread counts) stay
@@ -103,6 +105,20 @@ static const char *named(const char *what, int dir)
     return buf;
 }
 
+/* The inference ops run on a range of channels [e0, e1) per thread: the
+ * tests split E at E_SPLIT (a multiple of the 16-channel block) and check
+ * that the first range leaves the others' columns alone. */
+enum { E_SPLIT = 208 };
+
+/* Columns [e1, E) of every row of b (rows of E) still NaN. */
+static void check_untouched(const char *what, const gbuf *b, int E, int e1)
+{
+    for (int64_t i = 0; i < b->n; i++)
+        if (i % E >= e1 && !isnan(b->f[i]))
+            fail_msg("%s: channel %lld outside the range [0, %d) written", what,
+                     (long long)(i % E), e1);
+}
+
 /* ---- norms: float64 oracle ------------------------------------------------ */
 
 /* out (T, D) = norm(x) w + b in float64; LayerNorm when b, else RMSNorm. */
@@ -153,6 +169,35 @@ static void test_norms(void **state)
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) gb_free(&all[i]);
 }
 
+/* ---- GEMM ------------------------------------------------------------------- */
+
+/* C (S, N) = A (S, K; rows of lda) W^T (+ C when beta 1), over sequences of
+ * LS rows, against a float64 loop. */
+static void gemm_case(const char *what, int64_t N, int64_t K, int64_t lda, float beta)
+{
+    const int64_t M = S_ALL;
+    gbuf a = gb_new(M * lda, -1, 1), w = gb_new(N * K, -0.2, 0.2);
+    gbuf c = beta != 0 ? gb_new(M * N, -1, 1) : gb_out(M * N);
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double acc = beta != 0 ? c.d[i * N + j] : 0;
+            for (int64_t k = 0; k < K; k++) acc += a.d[i * lda + k] * w.d[j * K + k];
+            c.d[i * N + j] = acc;
+        }
+    md_cpu_gemm_nt(M, LS, N, K, a.f, lda, w.f, c.f, N, beta);
+    gb_check(what, &c, 1e-6);
+    gb_free(&a); gb_free(&w); gb_free(&c);
+}
+
+static void test_gemm(void **state)
+{
+    (void)state;
+    gemm_case("gemm in_proj", 2 * E_INNER, D_MODEL, D_MODEL, 0.0f);
+    /* x_proj reads the conv output; out_proj adds the second direction */
+    gemm_case("gemm x_proj", 16 + 2 * N_STATE, E_INNER, E_INNER, 0.0f);
+    gemm_case("gemm out_proj accumulate", D_MODEL, E_INNER, 2 * E_INNER, 1.0f);
+}
+
 /* ---- conv ------------------------------------------------------------------ */
 
 /* The mixer's conv input is the x half of in_proj's output: rows of 2E. */
@@ -181,20 +226,25 @@ static void conv_case(int dir)
     for (int e = 0; e < E; e++)
         for (int k = 0; k < K; k++) wt[k * E + e] = w.f[e * K + k];
     for (int tiled = 0; tiled <= 1; tiled++) {
+        const char *what = named(tiled ? "inference conv tiled" : "inference conv", dir);
         for (int64_t i = 0; i < inf.n; i++) inf.f[i] = NAN;
-        for (int r = 0; r < ROWS; r++) {
-            memset(st, 0, (size_t)((K - 1) * E) * sizeof *st);
-            const int64_t L1 = 397; /* processed first: the start in time of dir */
-            for (int piece = 0; piece < 2; piece++) {
-                int64_t len = piece ? LS - L1 : L1;
-                int64_t t0 = (dir > 0) == (piece == 0) ? 0 : LS - len;
-                const float *xp = x.f + ((int64_t)r * LS + t0) * LDX;
-                float *op = inf.f + ((int64_t)r * LS + t0) * E;
-                if (tiled) md_cpu_conv1d_silu_tiled(xp, LDX, wt, b.f, len, E, K, 0, E, dir, st, op);
-                else md_cpu_conv1d_silu(xp, LDX, w.f, b.f, len, E, K, 0, E, dir, st, op);
+        for (int part = 0; part < 2; part++) {
+            int e0 = part ? E_SPLIT : 0, e1 = part ? E : E_SPLIT;
+            for (int r = 0; r < ROWS; r++) {
+                memset(st, 0, (size_t)((K - 1) * E) * sizeof *st);
+                const int64_t L1 = 397; /* processed first: the start in time of dir */
+                for (int piece = 0; piece < 2; piece++) {
+                    int64_t len = piece ? LS - L1 : L1;
+                    int64_t t0 = (dir > 0) == (piece == 0) ? 0 : LS - len;
+                    const float *xp = x.f + ((int64_t)r * LS + t0) * LDX;
+                    float *op = inf.f + ((int64_t)r * LS + t0) * E;
+                    if (tiled) md_cpu_conv1d_silu_tiled(xp, LDX, wt, b.f, len, E, K, e0, e1, dir, st, op);
+                    else md_cpu_conv1d_silu(xp, LDX, w.f, b.f, len, E, K, e0, e1, dir, st, op);
+                }
             }
+            if (!part) check_untouched(what, &inf, E, E_SPLIT);
         }
-        gb_check(named(tiled ? "inference conv tiled" : "inference conv", dir), &inf, 2e-6);
+        gb_check(what, &inf, 2e-6);
     }
     free(st);
     free(wt);
@@ -275,29 +325,35 @@ static void scan_case(int dir)
     gbuf inf = gb_out(S_ALL * E);
     memcpy(inf.d, y.d, (size_t)inf.n * sizeof(double));
     for (int mixer = 0; mixer <= 1; mixer++) {
+        const char *what = named(mixer ? "inference mixer scan" : "inference selective scan", dir);
         for (int64_t i = 0; i < inf.n; i++) inf.f[i] = NAN;
-        for (int r = 0; r < ROWS; r++) {
-            memset(st, 0, (size_t)(N * E) * sizeof *st);
-            const int64_t L1 = 397;
-            for (int piece = 0; piece < 2; piece++) {
-                int64_t len = piece ? LS - L1 : L1;
-                int64_t t0 = (int64_t)r * LS + ((dir > 0) == (piece == 0) ? 0 : LS - len);
-                if (mixer) {
-                    md_scan_args a = {.u = u.f + t0 * E, .dt = dtr.f + t0 * E,
-                                      .Bm = Bf + t0 * LDBC, .Cm = Cf + t0 * LDBC,
-                                      .dt_bias = bias.f, .A2t = A2t, .Dv = dv.f,
-                                      .z = z.f + t0 * LDZ, .ldbc = LDBC, .ldz = LDZ, .S = len,
-                                      .E = E, .N = N, .R = DT_RANK, .dir = dir, .accumulate = 0,
-                                      .state = st, .y = inf.f + t0 * E};
-                    md_cpu_mixer_scan(&a, 0, E);
-                } else {
-                    md_cpu_selective_scan(u.f + t0 * E, dtr.f + t0 * E, bias.f, A, Bf + t0 * LDBC,
-                                          Cf + t0 * LDBC, LDBC, dv.f, z.f + t0 * LDZ, LDZ, len, E,
-                                          N, 0, E, dir, st, inf.f + t0 * E);
+        for (int part = 0; part < 2; part++) {
+            int e0 = part ? E_SPLIT : 0, e1 = part ? E : E_SPLIT;
+            for (int r = 0; r < ROWS; r++) {
+                memset(st, 0, (size_t)(N * E) * sizeof *st);
+                const int64_t L1 = 397;
+                for (int piece = 0; piece < 2; piece++) {
+                    int64_t len = piece ? LS - L1 : L1;
+                    int64_t t0 = (int64_t)r * LS + ((dir > 0) == (piece == 0) ? 0 : LS - len);
+                    if (mixer) {
+                        md_scan_args a = {.u = u.f + t0 * E, .dt = dtr.f + t0 * E,
+                                          .Bm = Bf + t0 * LDBC, .Cm = Cf + t0 * LDBC,
+                                          .dt_bias = bias.f, .A2t = A2t, .Dv = dv.f,
+                                          .z = z.f + t0 * LDZ, .ldbc = LDBC, .ldz = LDZ,
+                                          .S = len, .E = E, .N = N, .R = DT_RANK, .dir = dir,
+                                          .accumulate = 0, .state = st, .y = inf.f + t0 * E};
+                        md_cpu_mixer_scan(&a, e0, e1);
+                    } else {
+                        md_cpu_selective_scan(u.f + t0 * E, dtr.f + t0 * E, bias.f, A,
+                                              Bf + t0 * LDBC, Cf + t0 * LDBC, LDBC, dv.f,
+                                              z.f + t0 * LDZ, LDZ, len, E, N, e0, e1, dir, st,
+                                              inf.f + t0 * E);
+                    }
                 }
             }
+            if (!part) check_untouched(what, &inf, E, E_SPLIT);
         }
-        gb_check(named(mixer ? "inference mixer scan" : "inference selective scan", dir), &inf, 1e-5);
+        gb_check(what, &inf, 1e-5);
     }
     free(A); free(A2t); free(st);
     gbuf all[] = {u, dtr, bias, alog, bc, dv, z, g_y, y, hsave, y2, g_u, g_dtr, g_z, g_bc,
@@ -324,6 +380,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_norms),
+        cmocka_unit_test(test_gemm),
         cmocka_unit_test(test_conv),
         cmocka_unit_test(test_scan),
         cmocka_unit_test(test_summary),
