@@ -1,6 +1,7 @@
 /* test_grad.c: gradients of whole models (every op's backward on the path)
  * against central finite differences in float64, for every architecture,
- * combine mode and objective; and the float32 gradients against float64. */
+ * combine mode, norm and objective; and the float32 gradients against
+ * float64. */
 #include <math.h>
 #include <omp.h>
 
@@ -12,15 +13,19 @@ typedef struct grad_case {
     const char *what;
     int arch, combine, fused, objective, pool;
     int64_t L;
+    int layer_norm; /* LayerNorm (weight and bias) instead of RMSNorm */
 } grad_case;
 
 static const grad_case cases[] = {
-    {"mamba next-token", MD_ARCH_MAMBA, MD_COMBINE_ADD, 1, MD_OBJ_NEXT_TOKEN, 0, 11},
-    {"caduceus-ph MLM", MD_ARCH_CADUCEUS_PH, MD_COMBINE_ADD, 1, MD_OBJ_MLM, 0, 9},
-    {"caduceus-ph ew_multiply classify max", MD_ARCH_CADUCEUS_PH, MD_COMBINE_MUL, 1, MD_OBJ_CLASSIFY, MD_POOL_MAX, 8},
-    {"caduceus-ps MLM", MD_ARCH_CADUCEUS_PS, MD_COMBINE_ADD, 1, MD_OBJ_MLM, 0, 9},
-    {"caduceus-ps unfused classify mean", MD_ARCH_CADUCEUS_PS, MD_COMBINE_ADD, 0, MD_OBJ_CLASSIFY, MD_POOL_MEAN, 10},
-    {"caduceus-ps classify last, several scan chunks", MD_ARCH_CADUCEUS_PS, MD_COMBINE_ADD, 1, MD_OBJ_CLASSIFY, MD_POOL_LAST, 150},
+    {"mamba next-token", MD_ARCH_MAMBA, MD_COMBINE_ADD, 1, MD_OBJ_NEXT_TOKEN, 0, 11, 0},
+    {"caduceus-ph MLM", MD_ARCH_CADUCEUS_PH, MD_COMBINE_ADD, 1, MD_OBJ_MLM, 0, 9, 0},
+    {"caduceus-ph ew_multiply classify max", MD_ARCH_CADUCEUS_PH, MD_COMBINE_MUL, 1, MD_OBJ_CLASSIFY, MD_POOL_MAX, 8, 0},
+    {"caduceus-ps MLM", MD_ARCH_CADUCEUS_PS, MD_COMBINE_ADD, 1, MD_OBJ_MLM, 0, 9, 0},
+    {"caduceus-ps unfused classify mean", MD_ARCH_CADUCEUS_PS, MD_COMBINE_ADD, 0, MD_OBJ_CLASSIFY, MD_POOL_MEAN, 10, 0},
+    {"caduceus-ps classify last, several scan chunks", MD_ARCH_CADUCEUS_PS, MD_COMBINE_ADD, 1, MD_OBJ_CLASSIFY, MD_POOL_LAST, 150, 0},
+    {"mamba LayerNorm next-token", MD_ARCH_MAMBA, MD_COMBINE_ADD, 1, MD_OBJ_NEXT_TOKEN, 0, 10, 1},
+    {"caduceus-ph LayerNorm MLM", MD_ARCH_CADUCEUS_PH, MD_COMBINE_ADD, 1, MD_OBJ_MLM, 0, 9, 1},
+    {"caduceus-ps unfused LayerNorm classify mean", MD_ARCH_CADUCEUS_PS, MD_COMBINE_ADD, 0, MD_OBJ_CLASSIFY, MD_POOL_MEAN, 8, 1},
 };
 
 static md_model *tiny_model(const grad_case *gc, uint64_t seed)
@@ -31,6 +36,7 @@ static md_model *tiny_model(const grad_case *gc, uint64_t seed)
     cfg.d_conv = 3;
     cfg.dt_rank = 2;
     cfg.combine = gc->combine;
+    cfg.rms_norm = !gc->layer_norm;
     cfg.fused_add_norm = gc->fused;
     cfg.pool = gc->pool;
     cfg.n_classes = gc->objective == MD_OBJ_CLASSIFY ? 3 : 0;
@@ -138,7 +144,7 @@ static void test_loss_matches_inference(void **state)
 {
     (void)state;
     for (int arch = MD_ARCH_MAMBA; arch <= MD_ARCH_CADUCEUS_PS; arch++) {
-        grad_case gc = {"", arch, MD_COMBINE_ADD, 1, MD_OBJ_CLASSIFY, MD_POOL_MEAN, 17};
+        grad_case gc = {"", arch, MD_COMBINE_ADD, 1, MD_OBJ_CLASSIFY, MD_POOL_MEAN, 17, 0};
         md_model *m = tiny_model(&gc, 99);
         const int B = 3;
         uint8_t tok[3 * 17];

@@ -1,11 +1,54 @@
-/* test_grad_golden.c: whole-model loss and gradients (float64) against the
+/* test_grad_golden.c: whole-model loss and gradients against the
  * independent PyTorch-autograd reference (tests/reference/grad_ref.py) on
- * the golden checkpoints, for every stored tensor. */
+ * the golden checkpoints, for every stored tensor: the float64 templates
+ * and the float32 training path (vectorised kernels). The checkpoints cover
+ * the three layouts with RMSNorm and "add", and with LayerNorm and
+ * "ew_multiply". */
 #include <math.h>
 
 #include "model.h"
 #include "safetensors.h"
 #include "testutil.h"
+
+/* Relative RMS difference of grad[offset, offset + numel) (float64 or
+ * float32) from the reference tensor want[numel]. */
+static double tensor_err(const double *g64, const float *g32, const md_param_entry *e,
+                         const double *want)
+{
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < e->numel; i++) {
+        double got = g64 ? g64[e->offset + i] : (double)g32[e->offset + i];
+        if (isnan(got)) return INFINITY;
+        num += (got - want[i]) * (got - want[i]);
+        den += want[i] * want[i];
+    }
+    return sqrt(num / (den > 0 ? den : 1));
+}
+
+/* Worst relative error over the tensors of the model (and which one). */
+static double worst_err(const md_model *m, const md_st_file *g, const double *g64,
+                        const float *g32, const char **worst_name)
+{
+    double worst = 0;
+    *worst_name = "";
+    for (int k = 0; k < m->n_table; k++) {
+        const md_param_entry *e = &m->table[k];
+        char key[200];
+        snprintf(key, sizeof key, "grad.%s", e->name);
+        const md_st_tensor *t = md_st_find(g, key);
+        if (!t) fail_msg("reference gradient %s missing", key);
+        assert_int_equal(md_st_numel(t), e->numel);
+        double *want = malloc((size_t)e->numel * sizeof *want); /* (numel) */
+        assert_int_equal(md_st_to_f64(t, want), 0);
+        double err = tensor_err(g64, g32, e, want);
+        if (err > worst) {
+            worst = err;
+            *worst_name = e->name;
+        }
+        free(want);
+    }
+    return worst;
+}
 
 static void check_model(const char *name)
 {
@@ -21,47 +64,39 @@ static void check_model(const char *name)
     assert_non_null(tg);
     int B = (int)ids->shape[0];
     int64_t L = ids->shape[1];
-    uint8_t *tok = malloc((size_t)(B * L)), *tgt = malloc((size_t)(B * L));
+    uint8_t *tok = malloc((size_t)(B * L)), *tgt = malloc((size_t)(B * L)); /* (B, L) */
     for (int64_t i = 0; i < B * L; i++) {
         tok[i] = (uint8_t)((const int64_t *)ids->data)[i];
         tgt[i] = (uint8_t)((const int64_t *)tg->data)[i];
     }
     double want_loss;
     assert_int_equal(md_st_to_f64(md_st_find(&g, "loss"), &want_loss), 0);
-    double *p = malloc((size_t)m->n_params * sizeof *p), *grad = calloc((size_t)m->n_params, sizeof *grad);
-    for (int64_t i = 0; i < m->n_params; i++) p[i] = m->params[i];
     md_batch b = {.B = B, .L = L, .tokens = tok, .targets = tgt};
+    const char *worst_name;
+
+    /* float64 templates */
+    double *p = malloc((size_t)m->n_params * sizeof *p);          /* (n_params) */
+    double *grad = calloc((size_t)m->n_params, sizeof *grad);     /* (n_params) */
+    for (int64_t i = 0; i < m->n_params; i++) p[i] = m->params[i];
     double loss;
     assert_int_equal(md_model_loss_grad_f64(m, p, MD_OBJ_MLM, &b, grad, &loss), 0);
-    print_message("%s: loss %.12f, reference %.12f\n", name, loss, want_loss);
+    double worst = worst_err(m, &g, grad, NULL, &worst_name);
+    print_message("%s float64: loss %.12f, reference %.12f; %d tensors, worst gradient "
+                  "relative error %.2e (%s)\n", name, loss, want_loss, m->n_table, worst, worst_name);
     assert_true(fabs(loss - want_loss) < 1e-9 * fabs(want_loss));
-    double worst = 0;
-    const char *worst_name = "";
-    for (int k = 0; k < m->n_table; k++) {
-        const md_param_entry *e = &m->table[k];
-        char key[200];
-        snprintf(key, sizeof key, "grad.%s", e->name);
-        const md_st_tensor *t = md_st_find(&g, key);
-        if (!t) fail_msg("reference gradient %s missing", key);
-        assert_int_equal(md_st_numel(t), e->numel);
-        double *want = malloc((size_t)e->numel * sizeof *want), num = 0, den = 0;
-        assert_int_equal(md_st_to_f64(t, want), 0);
-        for (int64_t i = 0; i < e->numel; i++) {
-            double d = grad[e->offset + i] - want[i];
-            num += d * d;
-            den += want[i] * want[i];
-        }
-        double err = sqrt(num / (den > 0 ? den : 1));
-        if (err > worst) {
-            worst = err;
-            worst_name = e->name;
-        }
-        free(want);
-    }
-    print_message("%s: %d tensors, worst gradient relative error %.2e (%s)\n", name, m->n_table,
-                  worst, worst_name);
     assert_true(worst < 1e-8);
-    free(tok); free(tgt); free(p); free(grad);
+
+    /* float32 training path */
+    float *grad32 = calloc((size_t)m->n_params, sizeof *grad32);  /* (n_params) */
+    double loss32;
+    assert_int_equal(md_model_loss_grad(m, MD_OBJ_MLM, &b, 0, grad32, &loss32), 0);
+    worst = worst_err(m, &g, NULL, grad32, &worst_name);
+    print_message("%s float32: loss %.8f; worst gradient relative error %.2e (%s)\n", name,
+                  loss32, worst, worst_name);
+    assert_true(fabs(loss32 - want_loss) < 1e-5 * fabs(want_loss));
+    assert_true(worst < 1e-4);
+
+    free(tok); free(tgt); free(p); free(grad); free(grad32);
     md_st_close(&g);
     md_model_free(m);
 }
@@ -78,11 +113,32 @@ static void test_caduceus_ph(void **state)
     check_model("caduceus_ph");
 }
 
+static void test_mamba_layernorm(void **state)
+{
+    (void)state;
+    check_model("mamba_ln");
+}
+
+static void test_caduceus_ph_layernorm_multiply(void **state)
+{
+    (void)state;
+    check_model("caduceus_ph_ln_mul");
+}
+
+static void test_caduceus_ps_layernorm_multiply(void **state)
+{
+    (void)state;
+    check_model("caduceus_ps_ln_mul");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mamba),
         cmocka_unit_test(test_caduceus_ph),
+        cmocka_unit_test(test_mamba_layernorm),
+        cmocka_unit_test(test_caduceus_ph_layernorm_multiply),
+        cmocka_unit_test(test_caduceus_ps_layernorm_multiply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

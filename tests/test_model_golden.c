@@ -1,7 +1,9 @@
 /* test_model_golden.c: the CPU engine against golden values of the
  * independent float64 numpy reference (tests/reference/make_golden.py):
- * single ops, whole models of the three layouts, RC equivariance, chunked
- * against whole-sequence inference, and the native file round trip. */
+ * single ops, whole models of the three layouts (RMSNorm with the "add"
+ * combine, and LayerNorm with the "ew_multiply" combine) through every
+ * inference entry point, RC equivariance, chunked against whole-sequence
+ * inference, and the native file round trip. */
 #include <math.h>
 
 #include "cpu/ops.h"
@@ -213,10 +215,19 @@ static void test_fast_exp(void **state)
 typedef struct golden_model {
     const char *dir;
     int arch;
+    int rms_norm, combine; /* what the checkpoint's config.json must give */
+    int has_head;          /* io.safetensors has a classification head and its
+                              expected class probabilities */
 } golden_model;
 
 static const golden_model golden_models[] = {
-    {"mamba", MD_ARCH_MAMBA}, {"caduceus_ph", MD_ARCH_CADUCEUS_PH}, {"caduceus_ps", MD_ARCH_CADUCEUS_PS}};
+    {"mamba", MD_ARCH_MAMBA, 1, MD_COMBINE_ADD, 0},
+    {"caduceus_ph", MD_ARCH_CADUCEUS_PH, 1, MD_COMBINE_ADD, 0},
+    {"caduceus_ps", MD_ARCH_CADUCEUS_PS, 1, MD_COMBINE_ADD, 0},
+    {"mamba_ln", MD_ARCH_MAMBA, 0, MD_COMBINE_ADD, 1},
+    {"caduceus_ph_ln_mul", MD_ARCH_CADUCEUS_PH, 0, MD_COMBINE_MUL, 1},
+    {"caduceus_ps_ln_mul", MD_ARCH_CADUCEUS_PS, 0, MD_COMBINE_MUL, 1},
+};
 
 static md_model *load_golden_model(const golden_model *g, md_st_file *io, uint8_t **tok, int *B,
                                    int64_t *L)
@@ -227,6 +238,8 @@ static md_model *load_golden_model(const golden_model *g, md_st_file *io, uint8_
     md_model *m = md_model_load(path);
     if (!m) fail_msg("%s", md_last_error());
     assert_int_equal(md_model_config(m)->arch, g->arch);
+    assert_int_equal(md_model_config(m)->rms_norm, g->rms_norm);
+    if (g->arch != MD_ARCH_MAMBA) assert_int_equal(md_model_config(m)->combine, g->combine);
     snprintf(rel, sizeof rel, "golden/%s/io.safetensors", g->dir);
     open_golden(rel, io);
     const md_st_tensor *ids = md_st_find(io, "input_ids");
@@ -236,6 +249,48 @@ static md_model *load_golden_model(const golden_model *g, md_st_file *io, uint8_
     *tok = malloc((size_t)(*B * *L));
     for (int64_t i = 0; i < *B * *L; i++) (*tok)[i] = (uint8_t)((const int64_t *)ids->data)[i];
     return m;
+}
+
+/* Hidden states of embed (whole sequences, or in chunks of `chunk` positions
+ * carrying the states) against the golden `name`; the relative error. */
+static double embed_err(md_model *m, const uint8_t *tok, int B, int64_t L, int64_t chunk,
+                        const md_st_file *io, const char *name)
+{
+    int64_t H = md_config_hidden_width(md_model_config(m));
+    float *h = malloc((size_t)(B * L * H) * sizeof *h); /* (B, L, H) */
+    for (int64_t i = 0; i < B * L * H; i++) h[i] = NAN;
+    md_forward_opt opt;
+    md_forward_opt_init(&opt);
+    opt.chunk = chunk;
+    assert_int_equal(md_model_embed(m, tok, B, L, &opt, h), 0);
+    double *want = golden64(io, name, NULL);
+    double e = rel_err(h, want, B * L * H);
+    free(want);
+    free(h);
+    return e;
+}
+
+/* The golden model with the classification head of its io.safetensors: a
+ * model of the same config with n_classes set, every tensor copied by name. */
+static md_model *with_class_head(const md_model *m, const md_st_file *io)
+{
+    const md_st_tensor *w = md_st_find(io, "score.weight"), *b = md_st_find(io, "score.bias");
+    assert_non_null(w);
+    assert_non_null(b);
+    md_config cfg = *md_model_config(m);
+    cfg.n_classes = (int)w->shape[0];
+    cfg.pool = MD_POOL_MEAN;
+    md_model *h = md_model_alloc(&cfg);
+    assert_non_null(h);
+    for (int k = 0; k < m->n_table; k++) {
+        const md_param_entry *e = &m->table[k], *d = md_model_find_param(h, e->name);
+        assert_non_null(d);
+        memcpy(h->params + d->offset, m->params + e->offset, (size_t)e->numel * sizeof(float));
+    }
+    assert_int_equal(md_st_numel(w), (int64_t)cfg.n_classes * cfg.d_model);
+    assert_int_equal(md_st_to_f32(w, h->head_w), 0);
+    assert_int_equal(md_st_to_f32(b, h->head_b), 0);
+    return h;
 }
 
 static void test_models_golden(void **state)
@@ -249,34 +304,44 @@ static void test_models_golden(void **state)
         int64_t L;
         md_model *m = load_golden_model(g, &io, &tok, &B, &L);
         const md_config *c = md_model_config(m);
-        int64_t H = md_config_hidden_width(c), V = c->vocab_size;
-        float *h = malloc((size_t)(B * L * H) * sizeof *h);
+        int64_t V = c->vocab_size;
         float *logits = malloc((size_t)(B * L * V) * sizeof *logits);
-        for (int64_t i = 0; i < B * L * H; i++) h[i] = NAN;
         md_forward_opt opt;
         md_forward_opt_init(&opt);
-        assert_int_equal(md_model_embed(m, tok, B, L, &opt, h), 0);
-        double *want = golden64(&io, "hidden", NULL);
-        double e = rel_err(h, want, B * L * H);
+        double e = embed_err(m, tok, B, L, 0, &io, "hidden");
         assert_int_equal(md_model_logits(m, tok, B, L, &opt, logits), 0);
         double *want_logits = golden64(&io, "logits", NULL);
         double el = rel_err(logits, want_logits, B * L * V);
         print_message("%s: hidden rel err %.2e, logits rel err %.2e\n", g->dir, e, el);
         assert_true(e < TOL);
         assert_true(el < TOL);
+        /* chunks that do not divide the length, states carried across them */
+        double ec = embed_err(m, tok, B, L, 10, &io, "hidden");
+        print_message("%s: hidden in chunks of 10 rel err %.2e\n", g->dir, ec);
+        assert_true(ec < TOL);
         if (g->arch != MD_ARCH_MAMBA) { /* hidden states of the reverse complements */
             uint8_t *rc = malloc((size_t)(B * L));
             memcpy(rc, tok, (size_t)(B * L));
             for (int b = 0; b < B; b++) md_revcomp_tokens(rc + b * L, L);
-            assert_int_equal(md_model_embed(m, rc, B, L, &opt, h), 0);
-            double *want_rc = golden64(&io, "hidden_rc", NULL);
-            double er = rel_err(h, want_rc, B * L * H);
+            double er = embed_err(m, rc, B, L, 0, &io, "hidden_rc");
             print_message("%s: hidden of the reverse complement rel err %.2e\n", g->dir, er);
             assert_true(er < TOL);
             free(rc);
-            free(want_rc);
         }
-        free(want); free(want_logits); free(h); free(logits); free(tok);
+        if (g->has_head) {
+            md_model *mh = with_class_head(m, &io);
+            int C = md_model_config(mh)->n_classes;
+            float *prob = malloc((size_t)(B * C) * sizeof *prob); /* (B, C) */
+            assert_int_equal(md_model_classify(mh, tok, B, L, &opt, prob), 0);
+            double *want_prob = golden64(&io, "class_probs", NULL);
+            double ep = rel_err(prob, want_prob, B * C);
+            print_message("%s: class probabilities rel err %.2e\n", g->dir, ep);
+            assert_true(ep < TOL);
+            free(prob);
+            free(want_prob);
+            md_model_free(mh);
+        }
+        free(want_logits); free(logits); free(tok);
         md_st_close(&io);
         md_model_free(m);
     }

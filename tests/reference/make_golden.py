@@ -30,6 +30,8 @@ E_INNER = EXPAND * D_MODEL
 BATCH, SEQLEN, N_PAD = 2, 37, 4
 
 SEED_IDS, SEED_MAMBA, SEED_PH, SEED_PS, SEED_OPS = 11, 101, 202, 303, 404
+SEED_MAMBA_LN, SEED_PH_LN_MUL, SEED_PS_LN_MUL = 505, 606, 707
+N_CLASSES = 3  # classification head of the LayerNorm / ew_multiply checkpoints
 GENERATOR = "tests/reference/make_golden.py (numpy float64 reference)"
 
 
@@ -72,30 +74,43 @@ def init_norm(rng, C):
     return 1.0 + 0.1 * rng.standard_normal(C)
 
 
+def init_norm_bias(rng, C):
+    # LayerNorm bias: zero at initialisation in mamba_ssm, perturbed as after training
+    return 0.2 * rng.standard_normal(C)
+
+
+def add_norm_params(sd, rng, prefix, C, rms):
+    """prefix + "weight" (and + "bias" for LayerNorm); RMSNorm draws no bias, so the
+    random stream of the RMSNorm checkpoints is unchanged."""
+    sd[prefix + "weight"] = init_norm(rng, C)
+    if not rms:
+        sd[prefix + "bias"] = init_norm_bias(rng, C)
+
+
 def init_embedding(rng, V, D):
     # nn.init.normal_(std=0.02) scaled by 20 so that activations are not tiny
     return 0.02 * 20.0 * rng.standard_normal((V, D))
 
 
-def make_mamba_sd(rng):
+def make_mamba_sd(rng, rms=True):
     sd = {"backbone.embedding.weight": init_embedding(rng, VOCAB, D_MODEL)}
     for i in range(N_LAYER):
         lp = f"backbone.layers.{i}."
-        sd[lp + "norm.weight"] = init_norm(rng, D_MODEL)
+        add_norm_params(sd, rng, lp + "norm.", D_MODEL, rms)
         for k, v in init_mixer(rng, D_MODEL, E_INNER, D_STATE, D_CONV, DT_RANK, N_LAYER).items():
             sd[lp + "mixer." + k] = v
-    sd["backbone.norm_f.weight"] = init_norm(rng, D_MODEL)
+    add_norm_params(sd, rng, "backbone.norm_f.", D_MODEL, rms)
     return sd
 
 
-def make_caduceus_sd(rng, rcps):
+def make_caduceus_sd(rng, rcps, rms=True):
     pfx = "caduceus.backbone."
     emb_key = pfx + ("embeddings.word_embeddings.embedding.weight" if rcps
                      else "embeddings.word_embeddings.weight")
     sd = {emb_key: init_embedding(rng, VOCAB, D_MODEL)}
     for i in range(N_LAYER):
         lp = f"{pfx}layers.{i}."
-        sd[lp + "norm.weight"] = init_norm(rng, D_MODEL)  # fused_add_norm: plain norm module
+        add_norm_params(sd, rng, lp + "norm.", D_MODEL, rms)  # fused_add_norm: plain norm module
         mp = lp + ("mixer.submodule." if rcps else "mixer.")
         for k, v in init_mixer(rng, D_MODEL, E_INNER, D_STATE, D_CONV, DT_RANK, N_LAYER).items():
             sd[mp + "mamba_fwd." + k] = v
@@ -103,7 +118,7 @@ def make_caduceus_sd(rng, rcps):
         for k, v in init_mixer(rng, D_MODEL, E_INNER, D_STATE, D_CONV, DT_RANK, N_LAYER,
                                with_inout=False).items():
             sd[mp + "mamba_rev." + k] = v
-    sd[pfx + "norm_f.weight"] = init_norm(rng, D_MODEL)
+    add_norm_params(sd, rng, pfx + "norm_f.", D_MODEL, rms)
     if rcps:
         # persistent int64 buffers registered by RCPSEmbedding and RCPSLMHead
         cmap = ref.complement_map(VOCAB)
@@ -127,7 +142,7 @@ def ssm_cfg():
             "dt_init_floor": 0.0001, "conv_bias": True, "bias": False, "use_fast_path": True}
 
 
-def mamba_config():
+def mamba_config(rms=True):
     return {
         "d_model": D_MODEL,
         "d_intermediate": 0,
@@ -137,7 +152,7 @@ def mamba_config():
                     "expand": EXPAND, "dt_rank": DT_RANK},
         "attn_layer_idx": [],
         "attn_cfg": {},
-        "rms_norm": True,
+        "rms_norm": rms,
         "residual_in_fp32": True,
         "fused_add_norm": True,
         "pad_vocab_size_multiple": 8,
@@ -145,10 +160,11 @@ def mamba_config():
     }
 
 
-def caduceus_config(rcps):
+def caduceus_config(rcps, rms=True, strategy="add"):
     cmap = ref.complement_map(VOCAB)
+    variant = "" if rms and strategy == "add" else "-ln-mul"
     return {
-        "_name_or_path": f"mambadna-golden/caduceus-{'ps' if rcps else 'ph'}-tiny",
+        "_name_or_path": f"mambadna-golden/caduceus-{'ps' if rcps else 'ph'}{variant}-tiny",
         "architectures": ["CaduceusForMaskedLM"],
         "auto_map": {
             "AutoConfig": "configuration_caduceus.CaduceusConfig",
@@ -157,7 +173,7 @@ def caduceus_config(rcps):
             "AutoModelForSequenceClassification": "modeling_caduceus.CaduceusForSequenceClassification",
         },
         "bidirectional": True,
-        "bidirectional_strategy": "add",
+        "bidirectional_strategy": strategy,
         "bidirectional_weight_tie": True,
         "complement_map": {str(i): int(cmap[i]) for i in range(VOCAB)},
         "d_model": D_MODEL,
@@ -171,7 +187,7 @@ def caduceus_config(rcps):
         "pad_vocab_size_multiple": 8,
         "rcps": bool(rcps),
         "residual_in_fp32": True,
-        "rms_norm": True,
+        "rms_norm": rms,
         "ssm_cfg": ssm_cfg(),
         "torch_dtype": "float32",
         "transformers_version": "4.38.1",
@@ -196,7 +212,13 @@ def make_input_ids():
     return ids
 
 
-def write_model_dir(out, name, cfg, sd64, ids, with_rc):
+def make_class_head(rng, C, D):
+    """Classification head (score.weight (C, D), score.bias (C)), uniform(+-1/sqrt(D)) scaled
+    up so that the class probabilities differ clearly."""
+    return 4.0 * uniform(rng, 1 / np.sqrt(D), (C, D)), 0.3 * rng.standard_normal(C)
+
+
+def write_model_dir(out, name, cfg, sd64, ids, with_rc, head_rng=None):
     d = os.path.join(out, name)
     os.makedirs(d, exist_ok=True)
     write_json(os.path.join(d, "config.json"), cfg)
@@ -212,6 +234,14 @@ def write_model_dir(out, name, cfg, sd64, ids, with_rc):
     meta = {"generator": GENERATOR, "pad_id": str(ref.PAD_ID),
             "hidden_width": str(hidden.shape[-1]),
             "pooled_mean": "mean of hidden over positions where input_ids != pad_id"}
+    if head_rng is not None:
+        w, b = (x.astype(np.float32) for x in make_class_head(head_rng, N_CLASSES, D_MODEL))
+        rcps = bool(cfg.get("rcps", False))
+        io["score.weight"], io["score.bias"] = w, b
+        io["class_probs"] = ref.classify_probs(hidden, ids, w.astype(np.float64),
+                                               b.astype(np.float64), D_MODEL, rcps)
+        meta["class_probs"] = ("softmax(score.weight @ f + score.bias), f the mean of hidden over "
+                               "non-pad positions (PS: of both strands)")
     save_file(io, os.path.join(d, "io.safetensors"), metadata=meta)
     return {k: v.shape for k, v in io.items()}
 
@@ -315,9 +345,12 @@ computed in float64 from those F32 values (so a float64 implementation that
 reads the F32 weights should match to ~1e-12; a float32 implementation needs a
 correspondingly looser tolerance).
 
-Sizes of all three models: d_model 32, n_layer 2, d_state 16, d_conv 4,
-expand 2 (E = 64), dt_rank 2, vocab 16 (12 tokens padded to 16), RMSNorm
-(eps 1e-5), fused_add_norm true, residual_in_fp32 true. Tokens:
+Sizes of all six models: d_model 32, n_layer 2, d_state 16, d_conv 4,
+expand 2 (E = 64), dt_rank 2, vocab 16 (12 tokens padded to 16), norm eps
+1e-5, fused_add_norm true, residual_in_fp32 true. `mamba/`, `caduceus_ph/`
+and `caduceus_ps/` use RMSNorm and the "add" combine; `mamba_ln/`,
+`caduceus_ph_ln_mul/` and `caduceus_ps_ln_mul/` use LayerNorm and (Caduceus)
+the "ew_multiply" combine. Tokens:
 [CLS]=0 [SEP]=1 [BOS]=2 [MASK]=3 [PAD]=4 [RESERVED]=5 [UNK]=6 A=7 C=8 G=9 T=10
 N=11, 12..15 padding; complement map 7<->10, 8<->9, others fixed.
 
@@ -346,6 +379,14 @@ N=11, 12..15 padding; complement map 7<->10, 8<->9, others fixed.
   halves of hidden and residual at every block's add+norm (source-exact; see
   `rcps_block_fused_add_norm` in mamba_ref.py); the fixtures include this.
 
+- `mamba_ln/`, `caduceus_ph_ln_mul/`, `caduceus_ps_ln_mul/`: the same three
+  layouts with `rms_norm: false` (mamba_ssm's `nn.LayerNorm` with weight and
+  bias: every `norm.weight` / `norm_f.weight` has a `norm.bias` /
+  `norm_f.bias` beside it, biased variance, eps 1e-5) and, for the two
+  Caduceus ones, `bidirectional_strategy: "ew_multiply"` (the forward and the
+  flipped reverse mixer outputs multiplied elementwise instead of added).
+  Their own seeds; the layer-norm biases are N(0, 0.2^2).
+
 config.json files are written with sorted keys (as transformers does), so the
 `complement_map` object keys are strings in lexicographic order ("0", "1", "10", ...).
 
@@ -367,6 +408,19 @@ Each directory also has `io.safetensors`:
 
 For PS, `hidden_rc == hidden[:, ::-1, ::-1]` (RC equivariance).
 
+The `io.safetensors` of the LayerNorm / ew_multiply checkpoints also hold a
+classification head of 3 classes and what it gives:
+
+| name | dtype | shape | content |
+|---|---|---|---|
+| score.weight | F32 | [3, 32] | head weights (C, D) |
+| score.bias | F32 | [3] | head bias |
+| class_probs | F64 | [2, 3] | softmax(score.weight @ f + score.bias) |
+
+with f (D) the mean of `hidden` over the positions whose id is not [PAD]; for
+PS the mean of both strands, (f1 + f2[::-1]) / 2 with f1, f2 the pooled first
+and second halves (`classify_probs` in mamba_ref.py).
+
 ## `ops.safetensors` (single ops, all F64; B 2, L 50, E 24, N 16, R 3, D 12, K 4)
 
 - `rmsnorm.{x (B,L,D), w (D), out}`: x / sqrt(mean(x^2) + 1e-5) * w
@@ -385,6 +439,20 @@ For PS, `hidden_rc == hidden[:, ::-1, ::-1]` (RC equivariance).
   `mixer.ssm_state (B,E,N)`
 - `bimamba.*`: Caduceus BiMamba ("add"): `bimamba.x`, `bimamba.fwd.*` (all mixer
   parameters), `bimamba.rev.*` (without in_proj/out_proj, tied to fwd), `bimamba.out`
+
+## Gradients (`grads_<model>.safetensors`)
+
+For `mamba`, `caduceus_ph`, `mamba_ln`, `caduceus_ph_ln_mul` and
+`caduceus_ps_ln_mul`. Written by `tests/reference/grad_ref.py`, an
+independent PyTorch (float64, autograd) implementation of the same models:
+fixed `input_ids` and `targets` (I64 [2, 23]; [PAD] = 4 targets are not
+scored), the masked-LM cross-entropy with the tied LM head (`loss`; for PS
+the RCPS head), and `grad.<tensor>` for every stored float tensor (tied
+in/out projections accumulate both directions). Regenerate with
+`/usr/bin/python3 tests/reference/grad_ref.py [MODEL...]` after
+make_golden.py (needs Debian's python3-torch; the test itself needs only the
+committed files). The losses agree with the numpy forward of mamba_ref.py to
+1e-14 (checked by test_reference_selfcheck.py).
 """
 
 
@@ -401,6 +469,18 @@ def main():
     report["caduceus_ps"] = write_model_dir(out, "caduceus_ps", caduceus_config(True),
                                             make_caduceus_sd(np.random.default_rng(SEED_PS), True),
                                             ids, True)
+    report["mamba_ln"] = write_model_dir(
+        out, "mamba_ln", mamba_config(rms=False),
+        make_mamba_sd(np.random.default_rng(SEED_MAMBA_LN), rms=False), ids, False,
+        head_rng=np.random.default_rng(SEED_MAMBA_LN + 1))
+    report["caduceus_ph_ln_mul"] = write_model_dir(
+        out, "caduceus_ph_ln_mul", caduceus_config(False, rms=False, strategy="ew_multiply"),
+        make_caduceus_sd(np.random.default_rng(SEED_PH_LN_MUL), False, rms=False), ids, True,
+        head_rng=np.random.default_rng(SEED_PH_LN_MUL + 1))
+    report["caduceus_ps_ln_mul"] = write_model_dir(
+        out, "caduceus_ps_ln_mul", caduceus_config(True, rms=False, strategy="ew_multiply"),
+        make_caduceus_sd(np.random.default_rng(SEED_PS_LN_MUL), True, rms=False), ids, True,
+        head_rng=np.random.default_rng(SEED_PS_LN_MUL + 1))
     report["ops"] = make_ops(os.path.join(out, "ops.safetensors"))
     with open(os.path.join(out, "README.md"), "w") as f:
         f.write(README)

@@ -621,6 +621,27 @@ def caduceus_ps_conjoin(hidden, d_model):
     return np.stack([hidden[..., :d_model], flip_lc(hidden[..., d_model:])], axis=-1)
 
 
+def classify_probs(hidden, ids, W, b, d_model, rcps, pad_id=PAD_ID):
+    """Class probabilities of a linear head over mean-pooled hidden states.
+
+    hidden: (B, L, Dh); ids: (B, L); W: (C, D); b: (C,). Features f (B, D) are the
+    mean of hidden over the non-pad positions; for PS (Dh = 2D) the mean of both
+    strands, [f1 + flip_C(f2)] / 2 (caduceus_ps_conjoin pooled over the non-pad
+    positions, then averaged over its last axis: for a linear head the same as
+    averaging the two strands' scores as CaduceusForSequenceClassification does).
+    Returns softmax(f @ W.T + b) (B, C).
+    """
+    if rcps:  # second strand: reverse-complement frame flipped back over channels
+        f = 0.5 * (pool_hidden(hidden[..., :d_model], ids, "mean", pad_id)
+                   + pool_hidden(hidden[..., d_model:], ids, "mean", pad_id)[:, ::-1])
+    else:
+        f = pool_hidden(hidden, ids, "mean", pad_id)
+    z = f @ np.asarray(W, dtype=np.float64).T + np.asarray(b, dtype=np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 # ----------------------------------------------------------------------------
 # Checkpoint loading
 # ----------------------------------------------------------------------------

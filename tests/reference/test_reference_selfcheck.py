@@ -464,31 +464,38 @@ def st_io_roundtrip(tmpdir=None):
             assert back[k].dtype == t[k].dtype and np.array_equal(back[k], t[k]), k
 
 
-EXPECTED_MODELS = {"mamba": (32, False), "caduceus_ph": (32, True), "caduceus_ps": (64, True)}
+# name: (hidden width, hidden_rc stored, RMSNorm, classification head stored)
+EXPECTED_MODELS = {"mamba": (32, False, True, False), "caduceus_ph": (32, True, True, False),
+                   "caduceus_ps": (64, True, True, False), "mamba_ln": (32, False, False, True),
+                   "caduceus_ph_ln_mul": (32, True, False, True),
+                   "caduceus_ps_ln_mul": (64, True, False, True)}
 
 
 @check
 def golden_models_recompute():
-    for name, (dh, with_rc) in EXPECTED_MODELS.items():
+    for name, (dh, with_rc, rms, head) in EXPECTED_MODELS.items():
         d = os.path.join(GOLDEN, name)
         header, meta = check_st_layout(os.path.join(d, "model.safetensors"))
         for k, v in header.items():
             want_dt = "I64" if k.endswith("complement_map") else "F32"
             assert v["dtype"] == want_dt, f"{name}: {k} is {v['dtype']}"
         cfg, sd = ref.load_checkpoint(d)
-        if name == "mamba":
-            expect = ref.mamba_key_names(2)
+        assert cfg["rms_norm"] is rms, f"{name}: rms_norm {cfg['rms_norm']}"
+        if cfg.get("model_type") != "caduceus":
+            expect = ref.mamba_key_names(2, rms_norm=rms)
         else:
-            expect = ref.caduceus_key_names(2, rcps=cfg["rcps"])
+            expect = ref.caduceus_key_names(2, rcps=cfg["rcps"], rms_norm=rms)
         assert sorted(sd) == sorted(expect), f"{name}: keys {sorted(set(sd) ^ set(expect))}"
         iohdr, _ = check_st_layout(os.path.join(d, "io.safetensors"))
         io = load_file(os.path.join(d, "io.safetensors"))
         want = {"input_ids", "hidden", "logits", "pooled_mean"} | ({"hidden_rc"} if with_rc else set())
+        want |= {"score.weight", "score.bias", "class_probs"} if head else set()
         assert set(io) == want, f"{name}: io tensors {sorted(io)}"
         assert io["input_ids"].dtype == np.int64 and io["input_ids"].shape == (2, 37)
         assert io["hidden"].shape == (2, 37, dh) and io["logits"].shape == (2, 37, 16)
         assert io["pooled_mean"].shape == (2, dh)
-        assert all(iohdr[k]["dtype"] == "F64" for k in want - {"input_ids"})
+        assert all(iohdr[k]["dtype"] == ("F32" if k.startswith("score.") else "F64")
+                   for k in want - {"input_ids"})
         h, lg = ref.model_forward(io["input_ids"], cfg, sd)
         close(h, io["hidden"], what=f"{name} hidden")
         close(lg, io["logits"], what=f"{name} logits")
@@ -496,7 +503,12 @@ def golden_models_recompute():
         if with_rc:
             h_rc, _ = ref.model_forward(ref.reverse_complement_ids(io["input_ids"]), cfg, sd)
             close(h_rc, io["hidden_rc"], what=f"{name} hidden_rc")
-        if name == "caduceus_ps":
+        if head:
+            probs = ref.classify_probs(h, io["input_ids"], io["score.weight"].astype(np.float64),
+                                       io["score.bias"].astype(np.float64), 32, dh == 64)
+            close(probs, io["class_probs"], what=f"{name} class_probs")
+            close(probs.sum(axis=-1), np.ones(2), what=f"{name} class_probs sum")
+        if dh == 64:
             for k in ("caduceus.backbone.embeddings.word_embeddings.complement_map",
                       "lm_head.complement_map"):
                 assert sd[k].dtype == np.int64 and sd[k].tolist() == ref.complement_map().tolist()
@@ -537,17 +549,35 @@ def golden_configs_and_size():
     for root, _, files in os.walk(GOLDEN):
         for fn in files:
             total += os.path.getsize(os.path.join(root, fn))
-    assert total < 1_000_000, f"fixtures are {total} bytes"
+    assert total < 3_000_000, f"fixtures are {total} bytes"
     with open(os.path.join(GOLDEN, "mamba", "config.json")) as f:
         c = json.load(f)
     assert c["d_model"] == 32 and c["n_layer"] == 2 and c["vocab_size"] == 16
     assert c["ssm_cfg"]["d_state"] == 16 and c["tie_embeddings"] is True
-    for name, rcps in (("caduceus_ph", False), ("caduceus_ps", True)):
+    for name, rcps, strategy in (("caduceus_ph", False, "add"), ("caduceus_ps", True, "add"),
+                                 ("caduceus_ph_ln_mul", False, "ew_multiply"),
+                                 ("caduceus_ps_ln_mul", True, "ew_multiply")):
         with open(os.path.join(GOLDEN, name, "config.json")) as f:
             c = json.load(f)
         assert c["model_type"] == "caduceus" and c["rcps"] is rcps
-        assert c["bidirectional"] is True and c["bidirectional_strategy"] == "add"
+        assert c["bidirectional"] is True and c["bidirectional_strategy"] == strategy
         assert ref.config_complement_map(c, 16).tolist() == ref.complement_map().tolist()
+
+
+@check
+def golden_grads_loss_matches_numpy():
+    """The PyTorch gradient reference (grad_ref.py) and the numpy forward agree on the loss."""
+    for name in ("mamba", "caduceus_ph", "mamba_ln", "caduceus_ph_ln_mul", "caduceus_ps_ln_mul"):
+        cfg, sd = ref.load_checkpoint(os.path.join(GOLDEN, name))
+        g = load_file(os.path.join(GOLDEN, f"grads_{name}.safetensors"))
+        _, logits = ref.model_forward(g["input_ids"], cfg, sd)
+        logits = logits - logits.max(axis=-1, keepdims=True)
+        logp = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+        scored = g["targets"] != ref.PAD_ID
+        nll = -np.take_along_axis(logp, g["targets"][..., None], axis=-1)[..., 0]
+        close(nll[scored].mean(), g["loss"][0], atol=1e-12, what=f"{name} loss")
+        want = {"grad." + k for k, v in sd.items() if v.dtype.kind == "f"}
+        assert want <= set(g), f"{name}: gradients missing {sorted(want - set(g))}"
 
 
 @check
