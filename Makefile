@@ -116,7 +116,8 @@ test-asan: deps
 
 # GPU checks: the harnesses of cuda/dev, linked against the CUDA build of
 # the library. The runner refuses to pass on a GPU machine when one is missing.
-GPU_CHECKS := $(BUILD)/gpu/scan_harness $(BUILD)/gpu/forward_check $(BUILD)/gpu/train_check
+GPU_CHECKS := $(BUILD)/gpu/scan_harness $(BUILD)/gpu/forward_check $(BUILD)/gpu/train_check \
+              $(BUILD)/tests/test_model_golden
 ifeq ($(CUDA),1)
 gpu-checks: $(GPU_CHECKS)
 

@@ -14,6 +14,10 @@
 /* float32 arithmetic over two layers: relative error bound. */
 #define TOL 2e-5
 
+/* Where the whole-model fixtures run: 0 the CPU; MD_TEST_DEVICE=cuda[:N]
+ * runs them on a GPU instead (tests/gpu/run-gpu-tests.sh). */
+static int golden_device;
+
 static double rel_err(const float *got, const double *want, int64_t n)
 {
     double num = 0, den = 0;
@@ -262,6 +266,7 @@ static double embed_err(md_model *m, const uint8_t *tok, int B, int64_t L, int64
     md_forward_opt opt;
     md_forward_opt_init(&opt);
     opt.chunk = chunk;
+    opt.device = golden_device;
     assert_int_equal(md_model_embed(m, tok, B, L, &opt, h), 0);
     double *want = golden64(io, name, NULL);
     double e = rel_err(h, want, B * L * H);
@@ -308,6 +313,7 @@ static void test_models_golden(void **state)
         float *logits = malloc((size_t)(B * L * V) * sizeof *logits);
         md_forward_opt opt;
         md_forward_opt_init(&opt);
+        opt.device = golden_device;
         double e = embed_err(m, tok, B, L, 0, &io, "hidden");
         assert_int_equal(md_model_logits(m, tok, B, L, &opt, logits), 0);
         double *want_logits = golden64(&io, "logits", NULL);
@@ -464,6 +470,15 @@ static void test_init(void **state)
 
 int main(void)
 {
+    const char *device = getenv("MD_TEST_DEVICE");
+    if (device && *device) { /* the whole-model fixtures on that device only */
+        if (md_device_parse(device, &golden_device) < 0) {
+            fprintf(stderr, "test_model_golden: MD_TEST_DEVICE: %s\n", md_last_error());
+            return 1;
+        }
+        const struct CMUnitTest on_device[] = {cmocka_unit_test(test_models_golden)};
+        return cmocka_run_group_tests(on_device, NULL, NULL);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_norms),
         cmocka_unit_test(test_conv1d_silu),

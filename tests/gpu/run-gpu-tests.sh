@@ -6,7 +6,10 @@
 #      the CPU forward;
 #   3. train_check: every training op, whole-model gradients and AdamW steps
 #      against the CPU;
-#   4. test_gpu_cli.sh: every command with --device cuda against --device cpu.
+#   4. test_model_golden on the GPU: the whole-model fixtures of the
+#      independent float64 reference (every layout, RMSNorm and LayerNorm,
+#      both combines) through the GPU forward;
+#   5. test_gpu_cli.sh: every command with --device cuda against --device cpu.
 # Without an NVIDIA GPU it says so and passes; on a GPU machine a check that
 # was not built is a failure, never a skip.
 #   tests/gpu/run-gpu-tests.sh BUILD_DIR
@@ -21,16 +24,21 @@ gpu=$(nvidia-smi -L | head -n 1)
 echo "GPU checks on: $gpu"
 failed=0
 ran=""
-for check in scan_harness forward_check train_check; do
+for check in scan_harness forward_check train_check test_model_golden; do
     bin="$build/gpu/$check"
-    case $check in scan_harness) args=--no-bench ;; *) args="" ;; esac
+    env=""
+    case $check in
+    scan_harness) args=--no-bench ;;
+    test_model_golden) args="" bin="$build/tests/$check" env="MD_TEST_DEVICE=cuda" ;;
+    *) args="" ;;
+    esac
     if [ ! -x "$bin" ]; then
         echo "[  FAILED  ] $check: $bin was not built (make gpu-checks BUILD=$build)"
         failed=$((failed + 1))
         continue
     fi
-    echo "[ RUN      ] $bin $args"
-    if "$bin" $args; then
+    echo "[ RUN      ] $env $bin $args"
+    if env $env "$bin" $args; then
         echo "[  PASSED  ] $check"
         ran="$ran $check"
     else
