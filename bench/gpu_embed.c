@@ -53,7 +53,7 @@ static double median(double *v, int n)
 
 static const char *prec_name(int p)
 {
-    return p == MD_CUDA_FP32 ? "fp32" : p == MD_CUDA_TF32 ? "tf32" : "bf16";
+    return p == MD_PRECISION_FP32 ? "fp32" : p == MD_PRECISION_TF32 ? "tf32" : "bf16";
 }
 
 static void die(const char *what)
@@ -99,7 +99,7 @@ int main(int argc, char **argv)
     int64_t chunk = 65536; /* mambadna embed's default */
     int reps = 3;
     double score_mb[3] = {1, 2, 8}; /* per precision: fp32, tf32, bf16 */
-    int precs[3] = {MD_CUDA_FP32, MD_CUDA_TF32, MD_CUDA_BF16}, n_prec = 3;
+    int precs[3] = {MD_PRECISION_FP32, MD_PRECISION_TF32, MD_PRECISION_BF16}, n_prec = 3;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--chunk") && i + 1 < argc) chunk = atoll(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
@@ -113,8 +113,8 @@ int main(int argc, char **argv)
             char *s = argv[++i];
             n_prec = 0;
             for (char *tk = strtok(s, ","); tk && n_prec < 3; tk = strtok(NULL, ","))
-                precs[n_prec++] = !strcmp(tk, "tf32") ? MD_CUDA_TF32
-                                  : !strcmp(tk, "bf16") ? MD_CUDA_BF16 : MD_CUDA_FP32;
+                precs[n_prec++] = !strcmp(tk, "tf32") ? MD_PRECISION_TF32
+                                  : !strcmp(tk, "bf16") ? MD_PRECISION_BF16 : MD_PRECISION_FP32;
         } else {
             fprintf(stderr, "usage: gpu_embed [--chunk N] [--reps N] [--score-mb A,B,C] "
                             "[--precisions fp32,tf32,bf16]\n");
@@ -155,7 +155,7 @@ int main(int argc, char **argv)
     size_t emb_mem[3] = {0}, emb_used[3] = {0};
     printf("\n== embed 1,048,576 bases, both strands (md_model_embed) ==\n");
     for (int pi = 0; pi < n_prec; pi++) {
-        md_cuda_set_precision(precs[pi]);
+        opt.precision = precs[pi];
         double t = now();
         if (md_model_embed(m, tok, 1, L, &opt, out) < 0) die("embed");
         double first = now() - t;
@@ -200,7 +200,6 @@ int main(int argc, char **argv)
     double score_rate[3] = {0}, score_gpu[3] = {0};
     const int64_t W = 1024, S = 512, BW = 128;
     for (int pi = 0; pi < n_prec; pi++) {
-        md_cuda_set_precision(precs[pi]);
         double mb = score_mb[precs[pi]];
         if (mb <= 0) continue;
         int64_t len = (int64_t)(mb * 1e6), nwin = (len - W) / S + 1;
@@ -210,6 +209,7 @@ int main(int argc, char **argv)
         md_forward_opt so;
         md_forward_opt_init(&so);
         so.device = 1;
+        so.precision = precs[pi];
         /* warm-up (upload, arena) */
         for (int64_t k = 0; k < BW; k++) memcpy(batch + k * W, seq + k * S, (size_t)W);
         if (md_model_classify(m, batch, (int)BW, W, &so, prob) < 0) die("classify");

@@ -93,7 +93,8 @@ static md_model *new_model(int n_classes)
 }
 
 /* Median seconds of reps training steps on batch b; device memory growth. */
-static double time_steps(md_model *m, int objective, const md_batch *b, int reps, double *used_gb)
+static double time_steps(md_model *m, int precision, int objective, const md_batch *b, int reps,
+                         double *used_gb)
 {
     size_t fr0, fr, tot;
     if (md_cuda_mem_info(0, &fr0, &tot) < 0) die("memory info");
@@ -101,11 +102,11 @@ static double time_steps(md_model *m, int objective, const md_batch *b, int reps
     if (md_adamw_init(&a, md_model_n_params(m)) < 0) die("AdamW");
     double loss, norm, t[32];
     if (reps > 32) reps = 32;
-    if (md_cuda_train_step(m, 0, objective, b, &a, 1e-4, 0.9, 0.95, 1e-8, 0.1, 1.0, &loss, &norm) < 0)
+    if (md_cuda_train_step(m, 0, precision, objective, b, &a, 1e-4, 0.9, 0.95, 1e-8, 0.1, 1.0, &loss, &norm) < 0)
         die("training step");
     for (int r = 0; r < reps; r++) {
         double t0 = omp_get_wtime();
-        if (md_cuda_train_step(m, 0, objective, b, &a, 1e-4, 0.9, 0.95, 1e-8, 0.1, 1.0, &loss,
+        if (md_cuda_train_step(m, 0, precision, objective, b, &a, 1e-4, 0.9, 0.95, 1e-8, 0.1, 1.0, &loss,
                                &norm) < 0)
             die("training step");
         t[r] = omp_get_wtime() - t0;
@@ -115,7 +116,7 @@ static double time_steps(md_model *m, int objective, const md_batch *b, int reps
     printf("  loss %.4f, gradient norm %.3g\n", loss, norm);
     /* one more step with every operation timed (events add small gaps) */
     md_cuda_set_profiling(1);
-    if (md_cuda_train_step(m, 0, objective, b, &a, 1e-4, 0.9, 0.95, 1e-8, 0.1, 1.0, &loss, &norm) < 0)
+    if (md_cuda_train_step(m, 0, precision, objective, b, &a, 1e-4, 0.9, 0.95, 1e-8, 0.1, 1.0, &loss, &norm) < 0)
         die("training step");
     md_cuda_set_profiling(0);
     double ps[16], tot_s = 0;
@@ -131,7 +132,7 @@ static double time_steps(md_model *m, int objective, const md_batch *b, int reps
 
 /* time_steps on a fresh model, batch 1 x L of random bases, 15% of them
  * masked-LM targets. */
-static double time_mlm(int64_t L, int reps, double *used_gb)
+static double time_mlm(int64_t L, int precision, int reps, double *used_gb)
 {
     md_model *m = new_model(0);
     uint8_t *tok = malloc((size_t)L), *tgt = malloc((size_t)L);
@@ -139,7 +140,7 @@ static double time_mlm(int64_t L, int reps, double *used_gb)
     random_bases(tok, L);
     for (int64_t i = 0; i < L; i++) tgt[i] = urand() < 0.15 ? tok[i] : MD_TOK_PAD;
     md_batch lb = {.B = 1, .L = L, .tokens = tok, .targets = tgt};
-    double t = time_steps(m, MD_OBJ_MLM, &lb, reps, used_gb);
+    double t = time_steps(m, precision, MD_OBJ_MLM, &lb, reps, used_gb);
     md_model_free(m);
     free(tok);
     free(tgt);
@@ -264,11 +265,10 @@ int main(int argc, char **argv)
     printf("gpu_train: %s, device copy %.0f GB/s; Caduceus-131k size (caduceus-ps, d_model 256, "
            "16 layers), float32\n", prop.name, bw);
 
-    const int precs[2] = {MD_CUDA_FP32, MD_CUDA_BF16};
+    const int precs[2] = {MD_PRECISION_FP32, MD_PRECISION_BF16};
     const char *pnames[2] = {"fp32", "bf16 GEMMs"};
     double t_ft[2], t_tr[2], used_ft[2], used_tr[2];
     for (int pi = 0; pi < 2; pi++) {
-        md_cuda_set_precision(precs[pi]);
         printf("\n== fine-tune step, batch 256 x 300, AdamW, %s ==\n", pnames[pi]);
         md_model *m = new_model(2);
         const int B = 256, L = 300;
@@ -277,7 +277,7 @@ int main(int argc, char **argv)
         random_bases(tok, (int64_t)B * L);
         for (int b = 0; b < B; b++) labels[b] = b % 2;
         md_batch fb = {.B = B, .L = L, .tokens = tok, .labels = labels};
-        t_ft[pi] = time_steps(m, MD_OBJ_CLASSIFY, &fb, reps, &used_ft[pi]);
+        t_ft[pi] = time_steps(m, precs[pi], MD_OBJ_CLASSIFY, &fb, reps, &used_ft[pi]);
         printf("  %.1f ms per step: %.3f M tokens/s; device memory +%.2f GB (peer 392 ms, 0.196 M "
                "tokens/s; target >= 1.0 M tokens/s)\n", t_ft[pi] * 1e3, B * L / t_ft[pi] / 1e6,
                used_ft[pi]);
@@ -286,7 +286,7 @@ int main(int argc, char **argv)
         free(labels);
 
         printf("\n== train step, batch 1 x %lld, masked LM, %s ==\n", (long long)long_L, pnames[pi]);
-        t_tr[pi] = time_mlm(long_L, reps < 3 ? reps : 3, &used_tr[pi]);
+        t_tr[pi] = time_mlm(long_L, precs[pi], reps < 3 ? reps : 3, &used_tr[pi]);
         printf("  %.3f s per step; device memory +%.2f GB (peer 0.53 s, 37 GB; target <= 0.15 s, "
                "<= 12 GB)\n", t_tr[pi], used_tr[pi]);
     }
@@ -295,16 +295,15 @@ int main(int argc, char **argv)
            "65536 ==\n", (long long)long_L);
     double t_ch, used_ch, t_1m = 0, used_1m = 0;
     md_cuda_set_train_chunk(65536);
-    t_ch = time_mlm(long_L, reps < 3 ? reps : 3, &used_ch);
+    t_ch = time_mlm(long_L, MD_PRECISION_BF16, reps < 3 ? reps : 3, &used_ch);
     md_cuda_set_train_chunk(0);
     printf("  %.3f s per step; device memory +%.2f GB\n", t_ch, used_ch);
     if (longest_L > 0) {
         printf("\n== train step, batch 1 x %lld, masked LM, bf16 GEMMs, the library's layer plan "
                "==\n", (long long)longest_L);
-        t_1m = time_mlm(longest_L, 1, &used_1m);
+        t_1m = time_mlm(longest_L, MD_PRECISION_BF16, 1, &used_1m);
         printf("  %.3f s per step; device memory +%.2f GB (bar: fits in 80 GB)\n", t_1m, used_1m);
     }
-    md_cuda_set_precision(MD_CUDA_FP32);
 
     printf("\n== selective scan of training ==\n");
     bench_scan(scan_L, bw);

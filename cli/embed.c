@@ -127,7 +127,7 @@ int embed_main(int argc, char **argv)
             if (md_device_parse(optarg, &o.fwd.device) < 0) goto usage_error_lib;
             break;
         case 8:
-            if (md_device_set_precision(optarg) < 0) goto usage_error_lib;
+            if ((o.fwd.precision = md_precision_parse(optarg)) < 0) goto usage_error_lib;
             break;
         case 't':
             if (cli_parse_size(optarg, &v) < 0 || v < 1 || v > 4096) goto bad_value;

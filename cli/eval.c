@@ -349,7 +349,8 @@ int eval_main(int argc, char **argv)
         case 11: o.baselines = 1; break;
         case 9:
         case 10:
-            if ((c == 9 ? md_device_parse(optarg, &o.fwd.device) : md_device_set_precision(optarg)) < 0) {
+            if ((c == 9 ? md_device_parse(optarg, &o.fwd.device)
+                        : (o.fwd.precision = md_precision_parse(optarg))) < 0) {
                 cli_error(cmd, "%s", md_last_error());
                 goto usage_error;
             }

@@ -369,7 +369,7 @@ int score_main(int argc, char **argv)
             if (md_device_parse(optarg, &o.fwd.device) < 0) goto usage_error_lib;
             break;
         case 12:
-            if (md_device_set_precision(optarg) < 0) goto usage_error_lib;
+            if ((o.fwd.precision = md_precision_parse(optarg)) < 0) goto usage_error_lib;
             break;
         case 15:
             if (strcmp(optarg, "small") && strcmp(optarg, "large")) goto bad_value;

@@ -108,7 +108,7 @@ int cli_train_option(int c, const char *arg, md_train_opt *o, cli_train_args *a)
     case OPT_D_CONV: return parse_int(arg, 1, 64, &v) < 0 ? -1 : (a->d_conv = (int)v, 1);
     case OPT_EXPAND: return parse_int(arg, 1, 64, &v) < 0 ? -1 : (a->expand = (int)v, 1);
     case OPT_DEVICE: return md_device_parse(arg, &o->device) < 0 ? -2 : 1;
-    case OPT_PRECISION: return md_device_set_precision(arg) < 0 ? -2 : 1;
+    case OPT_PRECISION: return (o->precision = md_precision_parse(arg)) < 0 ? -2 : 1;
     default: return 0;
     }
 }

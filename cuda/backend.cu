@@ -4,13 +4,6 @@
 #include "backend.h"
 #include "cuda_backend.h"
 
-static int set_precision(int precision)
-{
-    return md_cuda_set_precision(precision == MD_PRECISION_BF16   ? MD_CUDA_BF16
-                                 : precision == MD_PRECISION_TF32 ? MD_CUDA_TF32
-                                                                  : MD_CUDA_FP32);
-}
-
 static int forward_rows(md_model *m, const uint8_t *tokens, int B, int64_t L,
                         const md_forward_opt *opt, float *out)
 {
@@ -26,7 +19,6 @@ static int forward_pooled(md_model *m, const uint8_t *tokens, int B, int64_t L,
 extern "C" const md_backend md_backend_cuda = {
     "cuda",
     md_cuda_device_count,
-    set_precision,
     forward_rows,
     forward_pooled,
     md_cuda_model_release,

@@ -82,7 +82,9 @@ int md_cuda_forward_pooled(struct md_model *m, const unsigned char *tokens, int 
  *  there is none. md_model_free should call this. */
 void md_cuda_model_release(struct md_model *m);
 
-/** Arithmetic of the GPU (process-wide, default MD_CUDA_FP32):
+/* The arithmetic of a call is its options' precision (enum md_precision of
+ * mambadna.h), for the forward md_forward_opt.precision, for training the
+ * `precision` argument:
  *  FP32: fp32 activations, fp32 GEMMs (CUBLAS_COMPUTE_32F): matches the CPU
  *        to ~1e-6 relative;
  *  TF32: as FP32 with TF32 tensor-core GEMMs (~1e-3 relative);
@@ -91,8 +93,6 @@ void md_cuda_model_release(struct md_model *m);
  *        training: bf16 tensor-core GEMMs (operands rounded to bf16, fp32
  *        accumulation) on fp32 activations, fp32 master weights, gradients
  *        and optimizer state. */
-enum md_cuda_precision { MD_CUDA_FP32 = 0, MD_CUDA_TF32 = 1, MD_CUDA_BF16 = 2 };
-int md_cuda_set_precision(int precision);
 
 /** Device memory held by a model's GPU copy: parameters (and their bf16
  *  copy), the arena and the cuBLAS workspace, in bytes (0 when none). */
@@ -223,15 +223,15 @@ struct md_adamw;
  *  grads (host, n_params) given, the gradient added into it. Same network,
  *  losses and recomputation scheme as the CPU (float32 throughout; agrees
  *  with the CPU within float32 rounding, not bit for bit). */
-int md_cuda_loss_grad(struct md_model *m, int device, int objective, const struct md_batch *batch,
-                      float *grads, double *loss);
+int md_cuda_loss_grad(struct md_model *m, int device, int precision, int objective,
+                      const struct md_batch *batch, float *grads, double *loss);
 
 /** One training step on the GPU: loss and gradient, global-norm clipping
  *  (clip > 0), AdamW with moments kept on the device, and the updated
  *  parameters copied back into m. The moments start from a's (host) at the
  *  first step of a run and are copied back into a by
  *  md_cuda_train_sync_moments. *grad_norm: the norm before clipping. */
-int md_cuda_train_step(struct md_model *m, int device, int objective,
+int md_cuda_train_step(struct md_model *m, int device, int precision, int objective,
                        const struct md_batch *batch, struct md_adamw *a, double lr, double beta1,
                        double beta2, double eps, double weight_decay, double clip, double *loss,
                        double *grad_norm);

@@ -4,7 +4,7 @@
  * Parameters: one cudaMalloc copy of the model's parameter buffer, made at
  * the first call and kept on the model (md_model.gpu); device pointers are
  * the host pointers' offsets into it, so tied tensors stay tied. A = -exp(A_log)
- * of every mixer is computed once at upload; with MD_CUDA_BF16 a bf16 copy
+ * of every mixer is computed once at upload; with MD_PRECISION_BF16 a bf16 copy
  * of the buffer serves as GEMM operands. A sampled fingerprint of the host
  * buffer is checked at every call and a change uploads again.
  *
@@ -31,7 +31,7 @@
  *
  * GEMMs: cuBLAS, row-major C (M, N) = A (M, K) W^T as the column-major
  * C^T = W A^T (op(W) = T); fp32 (CUBLAS_COMPUTE_32F), TF32 or bf16 operands
- * with fp32 accumulation (md_cuda_set_precision).
+ * with fp32 accumulation (md_forward_opt.precision of the call).
  */
 #include <cuda_runtime.h>
 #include <cuda_bf16.h>
@@ -75,7 +75,6 @@ namespace {
 constexpr size_t BLAS_WS = 32u << 20; /* cuBLAS workspace */
 constexpr size_t PIN = 32u << 20;     /* bytes per pinned staging buffer */
 
-int g_precision = MD_CUDA_FP32;
 double g_compute_s = 0, g_copy_s = 0;
 
 /* Optional per-kind timing (md_cuda_set_profiling): an event after every
@@ -241,8 +240,6 @@ int upload(md_model *m, GpuModel *g, uint64_t fp)
 
 bool md_gpu::profiling() { return g_profiling != 0; }
 
-int md_gpu::precision() { return g_precision; }
-
 int md_gpu::params_updated(md_model *m, GpuModel *g)
 {
     return derive(m, g, fingerprint(m));
@@ -354,12 +351,12 @@ int forward(md_model *m, const uint8_t *tokens, int B, long long L, const md_for
             float *out, int pool)
 {
     const md_config *c = &m->cfg;
-    const int dev = opt->device - 1, prec = g_precision;
-    const int bf = prec == MD_CUDA_BF16, act = bf ? MD_BF16 : MD_F32;
+    const int dev = opt->device - 1, prec = opt->precision;
+    const int bf = prec == MD_PRECISION_BF16, act = bf ? MD_BF16 : MD_F32;
     const size_t esz = bf ? 2 : 4;
     const cudaDataType adt = bf ? CUDA_R_16BF : CUDA_R_32F;
     const cublasComputeType_t cmp =
-        prec == MD_CUDA_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+        prec == MD_PRECISION_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     const int D = c->d_model, E = c->expand * c->d_model, N = c->d_state, R = c->dt_rank,
               K = c->d_conv, ldx = R + 2 * N;
     const int bidir = c->arch != MD_ARCH_MAMBA, ndir = bidir ? 2 : 1;
@@ -541,14 +538,6 @@ int md_cuda_device_count(void)
         return 0;
     }
     return n;
-}
-
-int md_cuda_set_precision(int precision)
-{
-    if (precision != MD_CUDA_FP32 && precision != MD_CUDA_TF32 && precision != MD_CUDA_BF16)
-        return md_error(MD_ERR_ARG, "unknown GPU precision %d", precision);
-    g_precision = precision;
-    return 0;
 }
 
 int md_cuda_forward_rows(struct md_model *m, const unsigned char *tokens, int B, long long L,

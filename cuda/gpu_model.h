@@ -30,6 +30,7 @@ struct GpuModel {
     void *pin[2];
     cudaEvent_t ev[2], pev[2];
     int have_stream, have_blas, n_ev;
+    int precision;                  /* enum md_precision of the running training step */
     void *train;                    /* training context (cuda/train.cu), or NULL */
     void (*train_release)(void *);  /* frees it */
 };
@@ -52,9 +53,6 @@ int get_model(md_model *m, int dev, int bf, GpuModel **out);
  * into the host buffer: refresh what derives from them and record the copy
  * as current. */
 int params_updated(md_model *m, GpuModel *g);
-
-/* The arithmetic set by md_cuda_set_precision (enum md_cuda_precision). */
-int precision();
 
 /* Whether md_cuda_set_profiling asked for per-operation timing. */
 bool profiling();

@@ -128,16 +128,16 @@ int check_rows(long long M)
     return 0;
 }
 
-/* Column-major C = op(A) op(B) on float32 storage, in the arithmetic of
- * md_cuda_set_precision: float32, or TF32 / bf16 tensor-core products with
+/* Column-major C = op(A) op(B) on float32 storage, in the arithmetic of the
+ * step (g->precision): float32, or TF32 / bf16 tensor-core products with
  * float32 accumulation. */
 int sgemm(GpuModel *g, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
           const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
     const float one = 1.0f;
-    int p = precision();
-    cublasComputeType_t cmp = p == MD_CUDA_TF32   ? CUBLAS_COMPUTE_32F_FAST_TF32
-                              : p == MD_CUDA_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF
+    int p = g->precision;
+    cublasComputeType_t cmp = p == MD_PRECISION_TF32   ? CUBLAS_COMPUTE_32F_FAST_TF32
+                              : p == MD_PRECISION_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF
                                                   : CUBLAS_COMPUTE_32F;
     return cb(cublasGemmEx(g->blas, ta, tb, m, n, k, &one, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb,
                            &beta, C, CUDA_R_32F, ldc, cmp, CUBLAS_GEMM_DEFAULT), "GEMM");
@@ -692,8 +692,8 @@ int lm_head(Step &s, const md_batch *bt, double *loss)
 }
 
 /* Loss, and with want_grads the gradient into tc->grads (zeroed here). */
-int loss_grad(md_model *m, int dev, int objective, const md_batch *bt, int want_grads,
-              double *loss, GpuModel **gp, TrainCtx **tp)
+int loss_grad(md_model *m, int dev, int precision, int objective, const md_batch *bt,
+              int want_grads, double *loss, GpuModel **gp, TrainCtx **tp)
 {
     const md_config *c = &m->cfg;
     Step s = {};
@@ -733,6 +733,7 @@ int loss_grad(md_model *m, int dev, int objective, const md_batch *bt, int want_
     for (int v = 0; v < s.V; v++) comp[v] = (uint8_t)md_complement_token(v);
 
     TRY(get_model(m, dev, 0, &s.g));
+    s.g->precision = precision;
     TRY(get_ctx(m, s.g, &s.tc));
     *gp = s.g;
     *tp = s.tc;
@@ -803,13 +804,13 @@ int check_device(int device)
 
 extern "C" {
 
-int md_cuda_loss_grad(struct md_model *m, int device, int objective, const struct md_batch *batch,
-                      float *grads, double *loss)
+int md_cuda_loss_grad(struct md_model *m, int device, int precision, int objective,
+                      const struct md_batch *batch, float *grads, double *loss)
 {
     TRY(check_device(device));
     GpuModel *g = nullptr;
     TrainCtx *t = nullptr;
-    TRY(loss_grad(m, device, objective, batch, grads != nullptr, loss, &g, &t));
+    TRY(loss_grad(m, device, precision, objective, batch, grads != nullptr, loss, &g, &t));
     if (!grads) return cu(cudaStreamSynchronize(g->stream), "training step");
     std::vector<float> tmp((size_t)m->n_params);
     TRY(cu(cudaMemcpyAsync(tmp.data(), t->grads, tmp.size() * 4, cudaMemcpyDeviceToHost, g->stream),
@@ -820,7 +821,7 @@ int md_cuda_loss_grad(struct md_model *m, int device, int objective, const struc
     return 0;
 }
 
-int md_cuda_train_step(struct md_model *m, int device, int objective,
+int md_cuda_train_step(struct md_model *m, int device, int precision, int objective,
                        const struct md_batch *batch, struct md_adamw *a, double lr, double beta1,
                        double beta2, double eps, double weight_decay, double clip, double *loss,
                        double *grad_norm)
@@ -831,7 +832,7 @@ int md_cuda_train_step(struct md_model *m, int device, int objective,
                         (long long)a->n, (long long)m->n_params);
     GpuModel *g = nullptr;
     TrainCtx *t = nullptr;
-    TRY(loss_grad(m, device, objective, batch, 1, loss, &g, &t));
+    TRY(loss_grad(m, device, precision, objective, batch, 1, loss, &g, &t));
     cudaStream_t st = g->stream;
     size_t bytes = (size_t)m->n_params * 4;
     if (!t->m) {

@@ -8,21 +8,16 @@
 
 #include "model.h"
 
-/* GPU arithmetic, as md_device_set_precision names it. */
-enum md_precision { MD_PRECISION_FP32 = 0, MD_PRECISION_TF32 = 1, MD_PRECISION_BF16 = 2 };
-
 typedef struct md_backend {
     const char *name; /* the device kind of --device: "cuda" for "cuda:N" */
 
     /* Devices usable by this process; 0 when none (never an error). */
     int (*device_count)(void);
 
-    /* Arithmetic of the following calls (enum md_precision). */
-    int (*set_precision)(int precision);
-
-    /* md_model_forward_rows on device opt->device - 1: tokens (B, L),
-     * out (B, L, d_model) in host memory; the model's parameters are copied
-     * to the device on the first call and kept on the model (m->gpu). */
+    /* md_model_forward_rows on device opt->device - 1 in the arithmetic of
+     * opt->precision: tokens (B, L), out (B, L, d_model) in host memory; the
+     * model's parameters are copied to the device on the first call and
+     * kept on the model (m->gpu). */
     int (*forward_rows)(md_model *m, const uint8_t *tokens, int B, int64_t L,
                         const md_forward_opt *opt, float *out);
 
@@ -34,11 +29,12 @@ typedef struct md_backend {
     /* Free the model's device copy (m->gpu); no-op when there is none. */
     void (*model_release)(md_model *m);
 
-    /* One training step on device `device` (0-based): loss, gradient,
-     * clipping (clip > 0) and AdamW with the moments kept on the device; the
-     * updated parameters copied back into m. */
-    int (*train_step)(md_model *m, int device, int objective, const md_batch *batch,
-                      md_adamw *a, double lr, double beta1, double beta2, double eps,
+    /* One training step on device `device` (0-based) in the arithmetic of
+     * `precision` (enum md_precision): loss, gradient, clipping (clip > 0)
+     * and AdamW with the moments kept on the device; the updated parameters
+     * copied back into m. */
+    int (*train_step)(md_model *m, int device, int precision, int objective,
+                      const md_batch *batch, md_adamw *a, double lr, double beta1, double beta2, double eps,
                       double weight_decay, double clip, double *loss, double *grad_norm);
 
     /* Copy the device's AdamW moments (and step count) into a. */

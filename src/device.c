@@ -45,14 +45,12 @@ int md_device_parse(const char *name, int *device)
     return 0;
 }
 
-int md_device_set_precision(const char *name)
+int md_precision_parse(const char *name)
 {
-    int p = !name ? -1 : !strcmp(name, "fp32") ? MD_PRECISION_FP32
-                       : !strcmp(name, "tf32") ? MD_PRECISION_TF32
-                       : !strcmp(name, "bf16") ? MD_PRECISION_BF16 : -1;
-    if (p < 0) return md_error(MD_ERR_ARG, "unknown precision '%s' (fp32, tf32 or bf16)", name ? name : "");
-    const md_backend *b = md_backend_accelerator();
-    return b ? b->set_precision(p) : 0;
+    if (name && !strcmp(name, "fp32")) return MD_PRECISION_FP32;
+    if (name && !strcmp(name, "tf32")) return MD_PRECISION_TF32;
+    if (name && !strcmp(name, "bf16")) return MD_PRECISION_BF16;
+    return md_error(MD_ERR_ARG, "unknown precision '%s' (fp32, tf32 or bf16)", name ? name : "");
 }
 
 const md_backend *md_device_backend(int device)
@@ -64,14 +62,15 @@ const md_backend *md_device_backend(int device)
     return b;
 }
 
-int md_device_train_step(md_model *m, int device, int objective, const md_batch *batch,
-                         md_adamw *a, double lr, double beta1, double beta2, double eps,
-                         double weight_decay, double clip, double *loss, double *grad_norm)
+int md_device_train_step(md_model *m, int device, int precision, int objective,
+                         const md_batch *batch, md_adamw *a, double lr, double beta1,
+                         double beta2, double eps, double weight_decay, double clip, double *loss,
+                         double *grad_norm)
 {
     const md_backend *b = md_device_backend(device + 1);
     if (!b) return MD_ERR_ARG;
-    return b->train_step(m, device, objective, batch, a, lr, beta1, beta2, eps, weight_decay, clip,
-                         loss, grad_norm);
+    return b->train_step(m, device, precision, objective, batch, a, lr, beta1, beta2, eps,
+                         weight_decay, clip, loss, grad_norm);
 }
 
 int md_device_sync_moments(md_model *m, md_adamw *a)

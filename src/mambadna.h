@@ -414,6 +414,18 @@ typedef struct md_profile {
     double gemm, scan, conv, other;
 } md_profile;
 
+/** Arithmetic on a GPU, a setting of each call (md_forward_opt.precision,
+ *  md_train_opt.precision):
+ *  FP32 the CPU's results within float32 rounding;
+ *  TF32 TF32 tensor-core matrix products (~1e-3);
+ *  BF16 bf16 tensor-core matrix products with float32 accumulation (~1e-2);
+ *       inference also keeps bf16 activations between kernels, training
+ *       keeps float32 weights, gradients and moments. */
+enum md_precision { MD_PRECISION_FP32 = 0, MD_PRECISION_TF32 = 1, MD_PRECISION_BF16 = 2 };
+/** "fp32", "tf32", "bf16" -> enum md_precision, or MD_ERR_ARG (reported)
+ *  for another name. */
+int md_precision_parse(const char *name);
+
 /** Options of a forward pass. */
 typedef struct md_forward_opt {
     int threads;     /**< OpenMP / OpenBLAS threads, 0 for the default */
@@ -428,6 +440,9 @@ typedef struct md_forward_opt {
                           within float32 rounding; it uploads the parameters
                           at its first call and keeps that copy with the
                           model (uploaded again when the parameters change) */
+    int precision;   /**< arithmetic on a GPU (enum md_precision, see
+                          md_precision_parse) [MD_PRECISION_FP32]; no effect
+                          on the CPU */
 } md_forward_opt;
 
 void md_forward_opt_init(md_forward_opt *opt);
@@ -439,13 +454,6 @@ int md_device_count(void);
  *  1 (device 0), "cuda:N" -> N + 1. 0, or an error that says why (no CUDA
  *  in this build, no GPU, N out of range, unknown name). */
 int md_device_parse(const char *name, int *device);
-/** Arithmetic of CUDA devices for the whole process: "fp32" (the default:
- *  the CPU's results within float32 rounding), "tf32" (TF32 tensor-core
- *  matrix products, ~1e-3), "bf16" (bf16 tensor-core matrix products with
- *  float32 accumulation, ~1e-2; inference also keeps bf16 activations
- *  between kernels, training keeps float32 weights, gradients and moments).
- *  No effect on the CPU. 0, or MD_ERR_ARG for another name. */
-int md_device_set_precision(const char *name);
 
 /** Hidden states after the final norm. tokens[B*L] (row-major B x L);
  *  out[B*L*H] with H = md_config_hidden_width(). For PS models the second
@@ -596,6 +604,8 @@ typedef struct md_train_opt {
                                rounding, but is not bit-reproducible (sums
                                with atomics): bit-exact resume is a CPU
                                property */
+    int precision;        /**< arithmetic on a GPU (enum md_precision)
+                               [MD_PRECISION_FP32] */
     double mask_prob;     /**< MLM: fraction of bases chosen [0.15] */
     int rc_aug;           /**< reverse-complement inputs with p = 0.5 [0] */
     double max_n_frac;    /**< pretraining: skip windows with more N [0.1] */

@@ -89,12 +89,14 @@ int md_model_input_grad(md_model *m, const uint8_t *tokens, int B, int64_t L, in
                         int threads, float *prob, float *grad);
 
 /* A training step on accelerator device `device` (0-based; through the
- * backend table, backend.h): loss, gradient, clipping and AdamW on the device; the
+ * backend table, backend.h) in the arithmetic of `precision` (enum
+ * md_precision): loss, gradient, clipping and AdamW on the device; the
  * updated parameters copied back into m, the moments kept on the device
  * until md_device_sync_moments copies them into a. */
-int md_device_train_step(md_model *m, int device, int objective, const md_batch *batch,
-                         md_adamw *a, double lr, double beta1, double beta2, double eps,
-                         double weight_decay, double clip, double *loss, double *grad_norm);
+int md_device_train_step(md_model *m, int device, int precision, int objective,
+                         const md_batch *batch, md_adamw *a, double lr, double beta1,
+                         double beta2, double eps, double weight_decay, double clip, double *loss,
+                         double *grad_norm);
 int md_device_sync_moments(md_model *m, md_adamw *a);
 
 /* Serialise / parse the config as the JSON stored in model metadata. */

@@ -324,8 +324,9 @@ static int trainer_step(trainer *t, const md_batch *b, int64_t n_tokens, json_t 
     double lr = md_lr_at(t->ck.step, t->total, t->warmup, o->lr, o->min_lr_ratio), norm = 0;
     int ret;
     if (o->device > 0)
-        ret = md_device_train_step(t->m, o->device - 1, o->objective, b, &t->adam, lr, o->beta1,
-                                   o->beta2, o->eps, o->weight_decay, o->clip, &loss, &norm);
+        ret = md_device_train_step(t->m, o->device - 1, o->precision, o->objective, b, &t->adam,
+                                   lr, o->beta1, o->beta2, o->eps, o->weight_decay, o->clip,
+                                   &loss, &norm);
     else {
         memset(t->grads, 0, (size_t)n * sizeof *t->grads);
         ret = md_model_loss_grad(t->m, o->objective, b, o->threads, t->grads, &loss);
@@ -692,6 +693,7 @@ static int evaluate(trainer *t, const md_labelled *dev, float *probs, dev_eval *
     md_forward_opt_init(&fo);
     fo.threads = o->threads;
     fo.device = o->device;
+    fo.precision = o->precision;
     if (o->progress) {
         fprintf(stderr, "\r\033[K%s: step %" PRId64 ": evaluating on %lld dev sequences", t->what,
                 t->ck.step, (long long)dev->n);

@@ -80,12 +80,13 @@ static void compare(const float *g, const float *c, int64_t n, result *r)
 
 /* One forward on a device (0: CPU). */
 static int run(md_model *m, const uint8_t *tok, int B, int64_t L, int64_t chunk, int device,
-               float *out, double *secs)
+               int precision, float *out, double *secs)
 {
     md_forward_opt o;
     md_forward_opt_init(&o);
     o.chunk = chunk;
     o.device = device;
+    o.precision = precision;
     double t = omp_get_wtime();
     int ret = md_model_forward_rows(m, tok, B, L, &o, out);
     *secs = omp_get_wtime() - t;
@@ -113,15 +114,13 @@ static void check_case(const spec *s, int precision, double bound, const char *t
     uint8_t *tok = random_tokens((int64_t)s->B * s->L, m->cfg.vocab_size);
     float *c = malloc((size_t)n * sizeof *c), *g = malloc((size_t)n * sizeof *g);
     result r = {0};
-    md_cuda_set_precision(precision);
-    if (run(m, tok, s->B, s->L, s->chunk, 0, c, &r.cpu_s) < 0) failures++;
+    if (run(m, tok, s->B, s->L, s->chunk, 0, precision, c, &r.cpu_s) < 0) failures++;
     poison(g, n);
-    if (run(m, tok, s->B, s->L, s->chunk, 1, g, &r.gpu_s) < 0) failures++;
+    if (run(m, tok, s->B, s->L, s->chunk, 1, precision, g, &r.gpu_s) < 0) failures++;
     compare(g, c, n, &r);
     char what[64];
     snprintf(what, sizeof what, "%s%s", s->name, tag);
     report(what, s, &r, bound);
-    md_cuda_set_precision(MD_CUDA_FP32);
     md_cuda_model_release(m);
     md_model_free(m);
     free(tok);
@@ -140,16 +139,16 @@ static void check_cache(void)
     float *c = malloc((size_t)n * sizeof *c), *g = malloc((size_t)n * sizeof *g),
           *g2 = malloc((size_t)n * sizeof *g2);
     result r = {0};
-    run(m, tok, s.B, s.L, s.chunk, 1, g, &r.gpu_s);
+    run(m, tok, s.B, s.L, s.chunk, 1, MD_PRECISION_FP32, g, &r.gpu_s);
     poison(g2, n);
-    run(m, tok, s.B, s.L, s.chunk, 1, g2, &r.gpu_s);
+    run(m, tok, s.B, s.L, s.chunk, 1, MD_PRECISION_FP32, g2, &r.gpu_s);
     int same = !memcmp(g, g2, (size_t)n * sizeof *g);
     printf("%-28s %s\n", "repeat GPU call", same ? "bit-identical ok" : "DIFFERS FAIL");
     if (!same) failures++;
     perturb(m); /* training-like change of every tensor */
-    run(m, tok, s.B, s.L, s.chunk, 0, c, &r.cpu_s);
+    run(m, tok, s.B, s.L, s.chunk, 0, MD_PRECISION_FP32, c, &r.cpu_s);
     poison(g, n);
-    run(m, tok, s.B, s.L, s.chunk, 1, g, &r.gpu_s);
+    run(m, tok, s.B, s.L, s.chunk, 1, MD_PRECISION_FP32, g, &r.gpu_s);
     compare(g, c, n, &r);
     report("params changed after upload", &s, &r, 1e-4);
     md_cuda_model_release(m);
@@ -264,7 +263,7 @@ int main(int argc, char **argv)
     double t0 = omp_get_wtime();
     for (int i = 0; i < n_cases; i++) {
         if (quick && cases[i].D == 256) continue;
-        check_case(&cases[i], MD_CUDA_FP32, 1e-4, "");
+        check_case(&cases[i], MD_PRECISION_FP32, 1e-4, "");
     }
     check_cache();
     for (int pool = MD_POOL_MEAN; pool <= MD_POOL_LAST; pool++)
@@ -277,8 +276,8 @@ int main(int argc, char **argv)
     const int vi[] = {2, 14, 16};
     for (int k = 0; k < 3; k++) {
         if (quick && cases[vi[k]].D == 256) continue;
-        check_case(&cases[vi[k]], MD_CUDA_TF32, 2e-2, " [tf32]");
-        check_case(&cases[vi[k]], MD_CUDA_BF16, 1e-1, " [bf16]");
+        check_case(&cases[vi[k]], MD_PRECISION_TF32, 2e-2, " [tf32]");
+        check_case(&cases[vi[k]], MD_PRECISION_BF16, 1e-1, " [bf16]");
     }
     printf("forward_check: %s (%d failure%s, %.1f s, seed %llu)\n", failures ? "FAILED" : "passed",
            failures, failures == 1 ? "" : "s", omp_get_wtime() - t0, (unsigned long long)seed);

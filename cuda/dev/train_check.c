@@ -281,13 +281,13 @@ static const char *obj_name(int o)
     return o == MD_OBJ_NEXT_TOKEN ? "next" : o == MD_OBJ_MLM ? "mlm" : "class";
 }
 
-static void check_model_bound(const spec *s, double bound);
+static void check_model_bound(const spec *s, int precision, double bound);
 
-static void check_model(const spec *s) { check_model_bound(s, 1e-4); }
+static void check_model(const spec *s) { check_model_bound(s, MD_PRECISION_FP32, 1e-4); }
 
 /* bound: on the relative L2 error of all gradients together (per tensor
- * 10x that, the loss bound/10). */
-static void check_model_bound(const spec *s, double bound)
+ * 10x that, the loss bound/10); precision: the GPU's arithmetic. */
+static void check_model_bound(const spec *s, int precision, double bound)
 {
     md_model *m = make_model(s);
     batch_buf bb;
@@ -298,7 +298,7 @@ static void check_model_bound(const spec *s, double bound)
     int rc = md_model_loss_grad(m, s->objective, &bb.b, 0, gc, &lc);
     tc = omp_get_wtime() - tc;
     double tg = omp_get_wtime();
-    int rg = md_cuda_loss_grad(m, 0, s->objective, &bb.b, gg, &lg);
+    int rg = md_cuda_loss_grad(m, 0, precision, s->objective, &bb.b, gg, &lg);
     tg = omp_get_wtime() - tg;
     if (rc < 0 || rg < 0) {
         printf("%-26s %s\n", s->name, md_last_error());
@@ -357,8 +357,8 @@ static void check_train_step(const spec *s)
         ok = md_model_loss_grad(mc, s->objective, &bb.b, 0, g, &lc) == 0;
         md_clip_grad_norm(g, m->n_params, clip);
         ok = ok && md_adamw_step(&ac, mc, g, lr, 0.9, 0.95, 1e-8, 0.1) == 0;
-        ok = ok && md_cuda_train_step(m, 0, s->objective, &bb.b, &ag, lr, 0.9, 0.95, 1e-8, 0.1,
-                                      clip, &lg, &ng) == 0;
+        ok = ok && md_cuda_train_step(m, 0, MD_PRECISION_FP32, s->objective, &bb.b, &ag, lr, 0.9,
+                                      0.95, 1e-8, 0.1, clip, &lg, &ng) == 0;
         if (!ok) printf("train step: %s\n", md_last_error());
         double lrel = fabs(lg - lc) / fabs(lc);
         if (lrel > worst_loss) worst_loss = lrel;
@@ -450,9 +450,7 @@ int main(int argc, char **argv)
     }
 
     /* bf16 tensor-core products: loose bounds, only to catch wrong wiring */
-    md_cuda_set_precision(MD_CUDA_BF16);
-    check_model_bound(&cases[3], 5e-2);
-    md_cuda_set_precision(MD_CUDA_FP32);
+    check_model_bound(&cases[3], MD_PRECISION_BF16, 5e-2);
 
     printf("training steps\n");
     check_train_step(&cases[2]);
