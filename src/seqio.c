@@ -62,6 +62,7 @@ static int grow(char **p, size_t *m, size_t need)
     if (n < MD_HUGE_PAGE) {
         q = realloc(*p, n);
     } else {
+        if (n > SIZE_MAX - MD_HUGE_PAGE) return -1;
         n = (n + MD_HUGE_PAGE - 1) & ~(MD_HUGE_PAGE - 1);
         q = alloc_huge(n);
         if (q && *p) memcpy(q, *p, *m);
