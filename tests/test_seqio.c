@@ -291,6 +291,74 @@ static void test_fasta_long_line(void **state)
     unlink(path);
 }
 
+/* Bases of record k at position i: every letter the reader must keep. */
+static char multiblock_base(int k, int64_t i)
+{
+    return "ACGTNacgtnRYKM"[(i * (2 * k + 3) + i / 61 + k) % 14];
+}
+
+/* Records of 0 bases to 5 Mb in lines of 60 (a record of more than 2 MB
+ * outgrows the reader's first buffers), written plain and as BGZF of many
+ * blocks: the BGZF file reads back to the same bases with 0, 1 and 2
+ * decompression threads. */
+static void test_fasta_bgzip_threads_many_blocks(void **state)
+{
+    (void)state;
+    const int64_t lens[] = {5 * 1000 * 1000 + 17, 0, 123457, 61, 2 * 1024 * 1024};
+    const int n_rec = (int)(sizeof lens / sizeof lens[0]);
+    const char *plain = tmp_path("blocks.fa"), *gz = tmp_path("blocks.fa.gz");
+    FILE *f = fopen(plain, "wb");
+    BGZF *out = bgzf_open(gz, "w");
+    assert_non_null(f);
+    assert_non_null(out);
+    char line[64];
+    for (int k = 0; k < n_rec; k++) {
+        int l = snprintf(line, sizeof line, ">rec%d piece %d\n", k, k);
+        assert_int_equal(fwrite(line, 1, (size_t)l, f), (size_t)l);
+        assert_int_equal(bgzf_write(out, line, (size_t)l), l);
+        for (int64_t i = 0; i < lens[k]; i += 60) {
+            int m = 0;
+            for (int64_t j = i; j < i + 60 && j < lens[k]; j++) line[m++] = multiblock_base(k, j);
+            line[m++] = '\n';
+            assert_int_equal(fwrite(line, 1, (size_t)m, f), (size_t)m);
+            assert_int_equal(bgzf_write(out, line, (size_t)m), m);
+        }
+    }
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(bgzf_close(out), 0);
+    BGZF *in = bgzf_open(gz, "r");
+    assert_non_null(in);
+    int blocks = 0;
+    while (bgzf_read_block(in) == 0 && in->block_length > 0) blocks++;
+    bgzf_close(in);
+    assert_true(blocks > 100); /* 7.3 MB of text in blocks of at most 64 kB */
+
+    md_reader_opt opt;
+    md_reader_opt_init(&opt);
+    for (int threads = -1; threads <= 2; threads++) { /* -1: the plain file */
+        opt.threads = threads < 0 ? 0 : threads;
+        md_reader *r = open_or_fail(threads < 0 ? plain : gz, &opt);
+        md_record rec = {0};
+        for (int k = 0; k < n_rec; k++) {
+            assert_int_equal(md_reader_next(r, &rec), 0);
+            char name[16];
+            snprintf(name, sizeof name, "rec%d", k);
+            assert_string_equal(rec.name, name);
+            assert_int_equal(rec.len, lens[k]);
+            assert_int_equal(rec.seq[rec.len], '\0');
+            for (int64_t i = 0; i < lens[k]; i++)
+                if (rec.seq[i] != multiblock_base(k, i))
+                    fail_msg("threads %d, record %d, base %lld: byte %d, expected '%c'", threads,
+                             k, (long long)i, rec.seq[i], multiblock_base(k, i));
+        }
+        assert_int_equal(md_reader_next(r, &rec), MD_EOF);
+        md_record_free(&rec);
+        md_reader_close(r);
+    }
+    unlink(plain);
+    unlink(gz);
+}
+
 /* "-" reads stdin, here a gzip FASTA. */
 static void test_fasta_stdin(void **state)
 {
@@ -1037,6 +1105,7 @@ int main(void)
         cmocka_unit_test(test_fasta_empty_first_record),
         cmocka_unit_test(test_fasta_bgzip),
         cmocka_unit_test(test_fasta_long_line),
+        cmocka_unit_test(test_fasta_bgzip_threads_many_blocks),
         cmocka_unit_test(test_fasta_stdin),
         cmocka_unit_test(test_fastq_gzip),
         cmocka_unit_test(test_fastq_multiline),
