@@ -95,8 +95,11 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libmambadna.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libmambadna.a $(LDLIBS_ALL)
 
+# Debian packages, then the real chr20 data of vt-examples (bench/data/) that
+# the real-data tests use; without it those tests say loudly that they skip.
 deps:
 	@scripts/install-deps.sh
+	@bench/get-data.sh || echo "!!! mambadna: vt-examples could not be fetched: the tests on real chr20 data will be skipped !!!" >&2
 
 # The main job on the bundled model and sequence.
 demo: deps
