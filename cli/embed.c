@@ -93,7 +93,7 @@ int embed_main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "m:r:R:w:s:t:o:T:h", longopts, NULL)) >= 0) {
         int shared = cli_input_option(c, optarg, &regions, &o.window, &o.stride);
         if (shared == CLI_OPT_BAD_VALUE) goto bad_value;
-        if (shared == CLI_OPT_BAD_REGION) goto usage_error_lib;
+        if (shared == CLI_OPT_REFUSED) goto usage_error_lib;
         if (shared == CLI_OPT_ERROR) goto error_lib;
         if (shared) continue;
         switch (c) {

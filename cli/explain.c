@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "regions_opt.h"
+#include "scoring_opt.h"
 
 #define GPU_BATCH 1024 /* default windows per pass on a GPU: the mutants of a 300-base
                          * sequence in about one pass */
@@ -153,29 +154,34 @@ static int close_outputs(explain_out *eo, int ok)
     return ret;
 }
 
+/* The valid values of an option, for the message of an invalid one. */
+static const char *expected_value(int c)
+{
+    if (c == 1) return "ism or grad";
+    const char *shared = cli_scoring_expected(c);
+    return shared ? shared : cli_input_expected(c);
+}
+
 int explain_main(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'},     {"method", required_argument, 0, 1},
         {"region", required_argument, 0, 'r'},    {"regions", required_argument, 0, 'R'},
         {"output", required_argument, 0, 'o'},    {"window", required_argument, 0, 'w'},
-        {"stride", required_argument, 0, 's'},    {"max-n", required_argument, 0, 2},
-        {"batch", required_argument, 0, 3},       {"device", required_argument, 0, 4},
-        {"precision", required_argument, 0, 5},   {"threads", required_argument, 0, 't'},
-        {"no-progress", no_argument, 0, 6},       {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"stride", required_argument, 0, 's'},    {"help", no_argument, 0, 'h'},
+        CLI_SCORING_LONGOPTS,                     {0, 0, 0, 0}};
     const char *cmd = "explain", *model_path = NULL, *out = NULL;
     md_explain_opt o;
     md_explain_opt_init(&o);
-    o.score.fwd.device = md_device_count() > 0 ? 1 : 0;
+    cli_scoring scoring;
+    cli_scoring_init(&scoring, &o.score, GPU_BATCH);
     cli_regions regions = {0};
-    int c, batch_given = 0, no_progress = 0;
-    int64_t v;
-    char *end;
+    int c;
     while ((c = getopt_long(argc, argv, "m:r:R:o:w:s:t:h", longopts, NULL)) >= 0) {
         int shared = cli_input_option(c, optarg, &regions, &o.score.window, &o.score.stride);
+        if (!shared) shared = cli_scoring_option(&scoring, c, optarg);
         if (shared == CLI_OPT_BAD_VALUE) goto bad_value;
-        if (shared == CLI_OPT_BAD_REGION) goto usage_error_lib;
+        if (shared == CLI_OPT_REFUSED) goto usage_error_lib;
         if (shared == CLI_OPT_ERROR) goto error_lib;
         if (shared) continue;
         switch (c) {
@@ -186,26 +192,6 @@ int explain_main(int argc, char **argv)
             else goto bad_value;
             break;
         case 'o': out = optarg; break;
-        case 2:
-            o.score.max_n = strtod(optarg, &end);
-            if (*end || o.score.max_n < 0 || o.score.max_n > 1) goto bad_value;
-            break;
-        case 3:
-            if (cli_parse_size(optarg, &v) < 0 || v < 1 || v > 65536) goto bad_value;
-            o.score.batch = (int)v;
-            batch_given = 1;
-            break;
-        case 4:
-            if (md_device_parse(optarg, &o.score.fwd.device) < 0) goto usage_error_lib;
-            break;
-        case 5:
-            if ((o.score.fwd.precision = md_precision_parse(optarg)) < 0) goto usage_error_lib;
-            break;
-        case 't':
-            if (cli_parse_size(optarg, &v) < 0 || v < 1 || v > 4096) goto bad_value;
-            o.score.fwd.threads = (int)v;
-            break;
-        case 6: no_progress = 1; break;
         case 'h':
             explain_usage(stdout);
             cli_regions_free(&regions);
@@ -224,8 +210,7 @@ int explain_main(int argc, char **argv)
                        ".bedgraph/.bg", out);
         goto usage_error;
     }
-    if (!batch_given && o.score.fwd.device > 0) o.score.batch = GPU_BATCH;
-    o.score.progress = !no_progress && isatty(STDERR_FILENO);
+    cli_scoring_finish(&scoring);
 
     if (!model_path) model_path = cli_bundled_model(MD_DEFAULT_PROMOTER_MODEL);
     const cli_path outputs[] = {{"-o", out}};
@@ -270,12 +255,13 @@ int explain_main(int argc, char **argv)
     return ok ? EXIT_OK : EXIT_ERROR;
 
 bad_value:
-    cli_error(cmd, "invalid value '%s'", optarg);
-    goto usage_error;
+    cli_bad_value(cmd, longopts, c, optarg, expected_value(c));
+    goto usage_cleanup;
 usage_error_lib:
     cli_fail(cmd);
 usage_error:
     cli_usage_hint(cmd);
+usage_cleanup:
     cli_regions_free(&regions);
     return EXIT_USAGE;
 error_lib:

@@ -101,7 +101,7 @@ const char *cli_input_expected(int c)
 int cli_input_option(int c, const char *arg, cli_regions *r, int64_t *window, int64_t *stride)
 {
     switch (c) {
-    case 'r': return cli_regions_add_string(r, arg) < 0 ? CLI_OPT_BAD_REGION : 1;
+    case 'r': return cli_regions_add_string(r, arg) < 0 ? CLI_OPT_REFUSED : 1;
     case 'R': return cli_regions_add_bed(r, arg) < 0 ? CLI_OPT_ERROR : 1;
     case 'w': return cli_parse_size(arg, window) < 0 || *window < 1 ? CLI_OPT_BAD_VALUE : 1;
     case 's': return cli_parse_size(arg, stride) < 0 || *stride < 1 ? CLI_OPT_BAD_VALUE : 1;

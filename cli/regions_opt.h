@@ -20,10 +20,10 @@ void cli_regions_free(cli_regions *r);
 
 /* The input options every sequence command shares: -r, -R, -w, -s.
  * Returns 1 when c was one of them and applied, 0 when c is another option,
- * CLI_OPT_BAD_VALUE for an invalid value, CLI_OPT_BAD_REGION for an
- * unparsable -r (a usage error) and CLI_OPT_ERROR when -R could not be read
- * (md_last_error() says why). */
-enum { CLI_OPT_BAD_VALUE = -1, CLI_OPT_BAD_REGION = -2, CLI_OPT_ERROR = -3 };
+ * CLI_OPT_BAD_VALUE for an invalid value, CLI_OPT_REFUSED for a value the
+ * library refused, such as an unparsable -r (a usage error), and
+ * CLI_OPT_ERROR when -R could not be read (md_last_error() says why). */
+enum { CLI_OPT_BAD_VALUE = -1, CLI_OPT_REFUSED = -2, CLI_OPT_ERROR = -3 };
 int cli_input_option(int c, const char *arg, cli_regions *r, int64_t *window, int64_t *stride);
 /* Put the regions in the order of the contigs in the index of fasta, then
  * by start, as a bigWig needs them; overlapping regions (which would score

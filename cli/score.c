@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "regions_opt.h"
+#include "scoring_opt.h"
 #include "train_args.h"
 
 enum out_format { FMT_AUTO = 0, FMT_BEDGRAPH, FMT_BIGWIG, FMT_BED, FMT_TSV, FMT_BAM };
@@ -184,11 +185,8 @@ static const char *score_expected(int c)
     case 2: return "avg, max or none";
     case 'f': return "bedgraph, bigwig, bed, tsv or bam";
     case 4: return "a probability from 0 to 1";
-    case 5: return "a fraction from 0 to 1";
-    case 6: return "an integer from 1 to 65536";
     case 15: return "small or large";
-    case 't': return "an integer from 1 to 4096";
-    default: return cli_input_expected(c);
+    default: return cli_scoring_expected(c) ? cli_scoring_expected(c) : cli_input_expected(c);
     }
 }
 
@@ -291,33 +289,30 @@ int score_main(int argc, char **argv)
         {"stride", required_argument, 0, 's'},  {"strand", required_argument, 0, 1},
         {"rc", required_argument, 0, 2},        {"format", required_argument, 0, 'f'},
         {"output", required_argument, 0, 'o'},  {"calls", required_argument, 0, 3},
-        {"threshold", required_argument, 0, 4}, {"max-n", required_argument, 0, 5},
-        {"batch", required_argument, 0, 6},     {"all", no_argument, 0, 7},
+        {"threshold", required_argument, 0, 4}, {"all", no_argument, 0, 7},
         {"per-region", no_argument, 0, 9},      {"tag", required_argument, 0, 10},
-        {"no-progress", no_argument, 0, 11},    {"reference", required_argument, 0, 'T'},
-        {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
-        {"device", required_argument, 0, 8},    {"precision", required_argument, 0, 12},
+        {"reference", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'},
         {"allow-no-eof", no_argument, 0, 13},   {"literal-names", no_argument, 0, 14},
-        {"model-size", required_argument, 0, 15}, {0, 0, 0, 0}};
+        {"model-size", required_argument, 0, 15}, CLI_SCORING_LONGOPTS, {0, 0, 0, 0}};
     const char *cmd = "score", *model_path = NULL, *out = "-", *calls = NULL, *tag = DEFAULT_TAG;
     const char *reference = NULL;
     md_score_opt o;
     md_score_opt_init(&o);
-    o.fwd.device = md_device_count() > 0 ? 1 : 0; /* the first GPU when there is one */
+    cli_scoring scoring;
+    cli_scoring_init(&scoring, &o, GPU_BATCH);
     cli_regions regions = {0};
-    int c, format = FMT_AUTO, all = 0, per_region = 0, out_given = 0, no_progress = 0;
+    int c, format = FMT_AUTO, all = 0, per_region = 0, out_given = 0;
     int allow_no_eof = 0, literal_names = 0;
     double threshold = -1; /* not given: the model's calibrated one, else 0.5 */
     const char *model_size = NULL;
-    int64_t v;
-    int batch_given = 0;
     char *end, *command_line = cli_command_line(argc, argv); /* before getopt permutes argv */
     for (char *p = command_line; p && *p; p++)
         if (*p == '\t' || *p == '\n' || *p == '\r') *p = ' '; /* one SAM header field */
     while ((c = getopt_long(argc, argv, "m:r:R:w:s:f:o:t:T:h", longopts, NULL)) >= 0) {
         int shared = cli_input_option(c, optarg, &regions, &o.window, &o.stride);
+        if (!shared) shared = cli_scoring_option(&scoring, c, optarg);
         if (shared == CLI_OPT_BAD_VALUE) goto bad_value;
-        if (shared == CLI_OPT_BAD_REGION) goto usage_error_lib;
+        if (shared == CLI_OPT_REFUSED) goto usage_error_lib;
         if (shared == CLI_OPT_ERROR) goto error_lib;
         if (shared) continue;
         switch (c) {
@@ -346,38 +341,18 @@ int score_main(int argc, char **argv)
             threshold = strtod(optarg, &end);
             if (*end || threshold < 0 || threshold > 1) goto bad_value;
             break;
-        case 5:
-            o.max_n = strtod(optarg, &end);
-            if (*end || o.max_n < 0 || o.max_n > 1) goto bad_value;
-            break;
-        case 6:
-            if (cli_parse_size(optarg, &v) < 0 || v < 1 || v > 65536) goto bad_value;
-            o.batch = (int)v;
-            batch_given = 1;
-            break;
         case 7: all = 1; break;
         case 9: per_region = 1; break;
         case 10:
             if (md_bam_tag_check(optarg) < 0) goto usage_error_lib;
             tag = optarg;
             break;
-        case 11: no_progress = 1; break;
         case 13: allow_no_eof = 1; break;
         case 14: literal_names = 1; break;
         case 'T': reference = optarg; break;
-        case 8:
-            if (md_device_parse(optarg, &o.fwd.device) < 0) goto usage_error_lib;
-            break;
-        case 12:
-            if ((o.fwd.precision = md_precision_parse(optarg)) < 0) goto usage_error_lib;
-            break;
         case 15:
             if (strcmp(optarg, "small") && strcmp(optarg, "large")) goto bad_value;
             model_size = optarg;
-            break;
-        case 't':
-            if (cli_parse_size(optarg, &v) < 0 || v < 1 || v > 4096) goto bad_value;
-            o.fwd.threads = (int)v;
             break;
         case 'h':
             score_usage(stdout);
@@ -391,7 +366,7 @@ int score_main(int argc, char **argv)
         cli_error(cmd, "give one input file (FASTA, FASTQ, SAM, BAM or CRAM)");
         goto usage_error;
     }
-    if (!batch_given && o.fwd.device > 0) o.batch = GPU_BATCH; /* fills the device */
+    cli_scoring_finish(&scoring);
     int format_given = format != FMT_AUTO;
     if (format == FMT_AUTO && strcmp(out, "-") != 0 && (format = format_from_path(out)) < 0) {
         cli_error(cmd, "cannot tell the output format from the name %s: end it in .bedgraph, .bg, "
@@ -429,7 +404,6 @@ int score_main(int argc, char **argv)
         fprintf(stderr, "mambadna score: warning: the SAM specification reserves tag %s for a "
                         "defined meaning; tags with a lowercase letter, or X?, Y?, Z?, are free\n",
                 tag);
-    o.progress = !no_progress && isatty(STDERR_FILENO);
 
     if (model_path && model_size) {
         cli_error(cmd, "give -m or --model-size, not both");

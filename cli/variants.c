@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "regions_opt.h"
+#include "scoring_opt.h"
 #include "train_args.h"
 
 #define GPU_BATCH 256 /* default windows per pass on a GPU */
@@ -71,55 +72,40 @@ static void print_summary(const md_variants_stats *st, const char *out)
             st->seconds, st->seconds > 0 ? (double)st->alleles / st->seconds : 0.0, out);
 }
 
+/* The valid values of an option, for the message of an invalid one. */
+static const char *expected_value(int c)
+{
+    const char *shared = cli_scoring_expected(c);
+    return shared ? shared : cli_input_expected(c);
+}
+
 int variants_main(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'},     {"reference", required_argument, 0, 'T'},
         {"region", required_argument, 0, 'r'},    {"regions", required_argument, 0, 'R'},
         {"output", required_argument, 0, 'o'},    {"window", required_argument, 0, 'w'},
-        {"stride", required_argument, 0, 's'},    {"max-n", required_argument, 0, 1},
-        {"batch", required_argument, 0, 2},       {"device", required_argument, 0, 3},
-        {"precision", required_argument, 0, 4},   {"threads", required_argument, 0, 't'},
-        {"no-progress", no_argument, 0, 5},       {"help", no_argument, 0, 'h'},
+        {"stride", required_argument, 0, 's'},    {"help", no_argument, 0, 'h'}, CLI_SCORING_LONGOPTS,
         {0, 0, 0, 0}};
     const char *cmd = "variants", *model_path = NULL, *out = "-", *reference = NULL;
     md_variants_opt o;
     md_variants_opt_init(&o);
-    o.score.fwd.device = md_device_count() > 0 ? 1 : 0;
+    cli_scoring scoring;
+    cli_scoring_init(&scoring, &o.score, GPU_BATCH);
     cli_regions regions = {0};
-    int c, batch_given = 0, no_progress = 0;
-    int64_t v;
-    char *end, *command_line = cli_command_line(argc, argv);
+    int c;
+    char *command_line = cli_command_line(argc, argv);
     while ((c = getopt_long(argc, argv, "m:T:r:R:o:w:s:t:h", longopts, NULL)) >= 0) {
         int shared = cli_input_option(c, optarg, &regions, &o.score.window, &o.score.stride);
+        if (!shared) shared = cli_scoring_option(&scoring, c, optarg);
         if (shared == CLI_OPT_BAD_VALUE) goto bad_value;
-        if (shared == CLI_OPT_BAD_REGION) goto usage_error_lib;
+        if (shared == CLI_OPT_REFUSED) goto usage_error_lib;
         if (shared == CLI_OPT_ERROR) goto error_lib;
         if (shared) continue;
         switch (c) {
         case 'm': model_path = optarg; break;
         case 'T': reference = optarg; break;
         case 'o': out = optarg; break;
-        case 1:
-            o.score.max_n = strtod(optarg, &end);
-            if (*end || o.score.max_n < 0 || o.score.max_n > 1) goto bad_value;
-            break;
-        case 2:
-            if (cli_parse_size(optarg, &v) < 0 || v < 1 || v > 65536) goto bad_value;
-            o.score.batch = (int)v;
-            batch_given = 1;
-            break;
-        case 3:
-            if (md_device_parse(optarg, &o.score.fwd.device) < 0) goto usage_error_lib;
-            break;
-        case 4:
-            if ((o.score.fwd.precision = md_precision_parse(optarg)) < 0) goto usage_error_lib;
-            break;
-        case 't':
-            if (cli_parse_size(optarg, &v) < 0 || v < 1 || v > 4096) goto bad_value;
-            o.score.fwd.threads = (int)v;
-            break;
-        case 5: no_progress = 1; break;
         case 'h':
             variants_usage(stdout);
             cli_regions_free(&regions);
@@ -133,8 +119,7 @@ int variants_main(int argc, char **argv)
         cli_error(cmd, "give the reference FASTA the variants refer to with -T/--reference");
         goto usage_error;
     }
-    if (!batch_given && o.score.fwd.device > 0) o.score.batch = GPU_BATCH;
-    o.score.progress = !no_progress && isatty(STDERR_FILENO);
+    cli_scoring_finish(&scoring);
     o.command = command_line;
 
     if (!model_path) /* as score: the larger bundled model on a GPU */
@@ -163,12 +148,13 @@ int variants_main(int argc, char **argv)
     return status;
 
 bad_value:
-    cli_error(cmd, "invalid value '%s'", optarg);
-    goto usage_error;
+    cli_bad_value(cmd, longopts, c, optarg, expected_value(c));
+    goto usage_cleanup;
 usage_error_lib:
     cli_fail(cmd);
 usage_error:
     cli_usage_hint(cmd);
+usage_cleanup:
     cli_regions_free(&regions);
     free(command_line);
     return EXIT_USAGE;
