@@ -47,7 +47,7 @@ typedef struct line_reader {
 static int next_line(line_reader *r, char **line, size_t *n)
 {
     for (;;) {
-        char *nl = memchr(r->buf + r->pos, '\n', r->len - r->pos);
+        char *nl = r->len > r->pos ? memchr(r->buf + r->pos, '\n', r->len - r->pos) : NULL;
         if (nl) {
             *line = r->buf + r->pos;
             *n = (size_t)(nl - *line);
@@ -64,9 +64,11 @@ static int next_line(line_reader *r, char **line, size_t *n)
         if (r->len - r->pos > MAX_LINE)
             return md_error(MD_ERR_FORMAT, "a line longer than %d bytes: not a bedGraph",
                             MAX_LINE);
-        memmove(r->buf, r->buf + r->pos, r->len - r->pos);
-        r->len -= r->pos;
-        r->pos = 0;
+        if (r->pos > 0) { /* keep the unfinished line at the start */
+            memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+            r->len -= r->pos;
+            r->pos = 0;
+        }
         if (r->cap - r->len < READ_CHUNK) {
             size_t cap = r->len + 2 * READ_CHUNK;
             char *p = realloc(r->buf, cap);
