@@ -38,8 +38,9 @@ def log(kind, name):
     return os.path.join(OUT, "logs", kind, name + ".log")
 
 
-# Every FASTA the config names, by an id: indexed beside a link under OUT, so
-# that input directories stay untouched.
+# Every FASTA the config names, by an id: indexed beside a link under OUT
+# (or, for a plain-gzip FASTA, which cannot be indexed, a decompressed copy),
+# so that input directories stay untouched.
 FASTAS = {}
 for _name, _g in config.get("score", {}).get("genomes", {}).items():
     FASTAS["score-" + _name] = _g["fasta"]
@@ -78,8 +79,8 @@ rule index_fasta:
     resources:
         **res("light"),
     shell:
-        "ln -sf $(realpath {input}) {OUT}/fasta/{wildcards.fid}.fa && "
-        "{MAMBADNA} faidx {OUT}/fasta/{wildcards.fid}.fa 2> {log}"
+        "{PYTHON} {SCRIPTS}/link_fasta.py {input} {OUT}/fasta/{wildcards.fid}.fa 2> {log} && "
+        "{MAMBADNA} faidx {OUT}/fasta/{wildcards.fid}.fa 2>> {log}"
 
 
 def section_targets():

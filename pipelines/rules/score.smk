@@ -6,6 +6,7 @@
 import subprocess
 
 SCORE = config.get("score", {})
+SCORE_MODEL = SCORE.get("model", config["model"])
 SCORE_DIR = os.path.join(OUT, "score")
 
 
@@ -27,7 +28,7 @@ rule score_all:
 checkpoint score_plan:
     input:
         fai=lambda w: fai("score-" + w.name),
-        model=config["model"],
+        model=SCORE_MODEL,
         regions=lambda w: SCORE["genomes"][w.name].get("regions", []),
     output:
         directory(os.path.join(SCORE_DIR, "{name}", "plan")),
@@ -50,7 +51,7 @@ def score_options():
     Coordinates stay on the FASTA's own record names (--literal-names), so
     that the pieces, their regions and the rescored calls share them."""
     threshold = f"--threshold {SCORE['threshold']} " if "threshold" in SCORE else ""
-    return f"-m {config['model']} --literal-names {threshold}{SCORE.get('extra', '')} --no-progress"
+    return f"-m {SCORE_MODEL} --literal-names {threshold}{SCORE.get('extra', '')} --no-progress"
 
 
 def calls_threshold(wildcards):
@@ -58,7 +59,7 @@ def calls_threshold(wildcards):
     one the model records (mambadna.threshold), else score's 0.5."""
     if "threshold" in SCORE:
         return SCORE["threshold"]
-    info = subprocess.run([MAMBADNA, "info", config["model"]], capture_output=True, text=True).stdout
+    info = subprocess.run([MAMBADNA, "info", SCORE_MODEL], capture_output=True, text=True).stdout
     for line in info.splitlines():
         field = line.split("\t")
         if field[:2] == ["meta", "mambadna.threshold"]:
@@ -70,7 +71,7 @@ rule score_piece:
     input:
         plan=os.path.join(SCORE_DIR, "{name}", "plan"),
         fai=lambda w: fai("score-" + w.name),
-        model=config["model"],
+        model=SCORE_MODEL,
     output:
         track=temp(os.path.join(SCORE_DIR, "{name}", "pieces", "{i}.bedgraph")),
         calls=temp(os.path.join(SCORE_DIR, "{name}", "pieces", "{i}.bed")),
@@ -143,7 +144,7 @@ rule score_gather_calls:
         plan=os.path.join(SCORE_DIR, "{name}", "plan"),
         pieces=score_pieces("bed"),
         fai=lambda w: fai("score-" + w.name),
-        model=config["model"],
+        model=SCORE_MODEL,
     output:
         os.path.join(SCORE_DIR, "{name}.bed"),
     params:

@@ -109,6 +109,9 @@ thr=$("$M" score -m "$T/tiny.safetensors" -w 50 -s 13 -f tsv --no-progress "$T/m
 # contigs out of the genome's order (a bedGraph allows it, each contig's
 # regions sorted): one run sorts the regions for its bigWig
 printf 'c\t100\t1400\na\t10\t1100\na\t1200\t2000\nb:x\t0\t333\n' >"$T/unsorted.bed"
+# and that genome as plain gzip (as NCBI and Ensembl ship genomes), which
+# the workflow decompresses to index
+gzip -c "$T/multi.fa" >"$T/multi.fa.gz"
 cat >"$T/multi.yaml" <<CFG
 mambadna: $M
 outdir: $T/multi
@@ -116,7 +119,7 @@ model: $T/tiny.safetensors
 score:
   genomes:
     multi: {fasta: $T/multi.fa}
-    unsorted: {fasta: $T/multi.fa, regions: $T/unsorted.bed}
+    unsorted: {fasta: $T/multi.fa.gz, regions: $T/unsorted.bed}
   bigwig: true
   window: 50
   stride: 13
