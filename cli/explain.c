@@ -158,8 +158,7 @@ static int close_outputs(explain_out *eo, int ok)
 static const char *expected_value(int c)
 {
     if (c == 1) return "ism or grad";
-    const char *shared = cli_scoring_expected(c);
-    return shared ? shared : cli_input_expected(c);
+    return cli_scoring_expected(c);
 }
 
 int explain_main(int argc, char **argv)

@@ -186,7 +186,7 @@ static const char *score_expected(int c)
     case 'f': return "bedgraph, bigwig, bed, tsv or bam";
     case 4: return "a probability from 0 to 1";
     case 15: return "small or large";
-    default: return cli_scoring_expected(c) ? cli_scoring_expected(c) : cli_input_expected(c);
+    default: return cli_scoring_expected(c);
     }
 }
 

@@ -55,6 +55,6 @@ const char *cli_scoring_expected(int c)
     case CLI_OPT_MAX_N: return "a fraction from 0 to 1";
     case CLI_OPT_BATCH: return "an integer from 1 to 65536";
     case 't': return "an integer from 1 to 4096";
-    default: return NULL;
+    default: return cli_input_expected(c);
     }
 }

@@ -43,7 +43,7 @@ int cli_scoring_option(cli_scoring *s, int c, const char *arg);
  * when stderr is a terminal. */
 void cli_scoring_finish(cli_scoring *s);
 
-/* The valid values of a shared option, else NULL. */
+/* The valid values of a shared option (these and -w, -s), else NULL. */
 const char *cli_scoring_expected(int c);
 
 #endif

@@ -72,13 +72,6 @@ static void print_summary(const md_variants_stats *st, const char *out)
             st->seconds, st->seconds > 0 ? (double)st->alleles / st->seconds : 0.0, out);
 }
 
-/* The valid values of an option, for the message of an invalid one. */
-static const char *expected_value(int c)
-{
-    const char *shared = cli_scoring_expected(c);
-    return shared ? shared : cli_input_expected(c);
-}
-
 int variants_main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -148,7 +141,7 @@ int variants_main(int argc, char **argv)
     return status;
 
 bad_value:
-    cli_bad_value(cmd, longopts, c, optarg, expected_value(c));
+    cli_bad_value(cmd, longopts, c, optarg, cli_scoring_expected(c));
     goto usage_cleanup;
 usage_error_lib:
     cli_fail(cmd);
